@@ -1,0 +1,56 @@
+//! `cargo xtask patches check`: prove the series applies to the pinned source exactly.
+
+use std::fs;
+
+use anyhow::{Result, bail};
+
+use crate::flags::SourceArgs;
+use crate::progress::phase;
+use crate::{layout, patch, source};
+
+pub fn check(source_args: &SourceArgs) -> Result<()> {
+    let patches = patch::read_series(&layout::patches_dir())?;
+    let env_source = std::env::var("CPYTHON_SOURCE").ok();
+    let source = source::resolve(
+        source_args.source.as_deref(),
+        env_source.as_deref(),
+        &layout::cache_dir(),
+    )?;
+    let tree = layout::builds_dir().join("patch-check");
+    if tree.exists() {
+        fs::remove_dir_all(&tree)?;
+    }
+    let source = source::prepare(&source, &layout::cache_dir())?;
+    source::unpack(&source, &tree, &layout::cache_dir())?;
+    let mut rotten = Vec::new();
+    phase("patch", |_| {
+        for patch in &patches {
+            let applied = patch::apply(patch, &tree)?;
+            for (file, hunk, offset) in applied.offsets {
+                rotten.push(format!(
+                    "{}: hunk #{hunk} of {} is {offset:+} lines off",
+                    patch.name,
+                    file.display()
+                ));
+            }
+            println!(
+                "{}: {} files, {} hunks",
+                patch.name, applied.files, applied.hunks
+            );
+        }
+        Ok(())
+    })?;
+    fs::remove_dir_all(&tree)?;
+    if !rotten.is_empty() {
+        bail!(
+            "the series applies, but not exactly; regenerate these patches:\n  {}",
+            rotten.join("\n  ")
+        );
+    }
+    println!(
+        "all {} patches apply exactly to CPython {}",
+        patches.len(),
+        crate::pin::VERSION
+    );
+    Ok(())
+}
