@@ -388,7 +388,7 @@ pub(crate) mod tests {
     }
 
     /// The release unpacked once per test run.
-    fn release_tree() -> &'static Path {
+    pub(crate) fn release_tree() -> &'static Path {
         static TREE: OnceLock<tempfile::TempDir> = OnceLock::new();
         TREE.get_or_init(|| {
             let dir = tempfile::tempdir().unwrap();

@@ -17,7 +17,7 @@ const QUICK: &[&str] = &[
     "test_interpreters",
     "test__interpreters",
     "test__interpchannels",
-    "test__interpqueues",
+    "test_multiprocessing_fork",
     "test_threading",
     "test_thread",
     "test_threading_local",
@@ -236,5 +236,18 @@ mod tests {
         let before = ids.len();
         ids.dedup();
         assert_eq!(before, ids.len(), "duplicate entries in {}", path.display());
+    }
+
+    #[test]
+    fn every_quick_test_exists_in_the_release() {
+        let tests = crate::source::tests::release_tree().join("Lib/test");
+        for name in QUICK {
+            let found = tests.join(name).is_dir() || tests.join(format!("{name}.py")).is_file();
+            assert!(
+                found,
+                "{name} is not a test in CPython {}",
+                crate::pin::VERSION
+            );
+        }
     }
 }
