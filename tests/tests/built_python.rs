@@ -74,3 +74,17 @@ fn own_gil_subinterpreters_run_code() {
         print('ok')";
     assert_eq!(run(code), "ok\n");
 }
+
+#[test]
+fn the_main_job_demo_counts_primes_on_own_gil_subinterpreters() {
+    let demo = subinterp_e2e::workspace_root().join("examples/own_gil_demo.py");
+    let out = run(&format!(
+        "import runpy; runpy.run_path({:?}, run_name='__main__')",
+        demo.to_str().unwrap()
+    ));
+    assert!(out.starts_with("primes below 300000: 25997\n"), "{out}");
+    assert!(
+        out.contains("own-GIL subinterpreters:") && out.contains("speedup"),
+        "{out}"
+    );
+}
