@@ -1,4 +1,91 @@
-//! subinterp: run Python on every core, with one own-GIL CPython subinterpreter per thread.
+//! subinterp: run Python on every core, with one own-GIL CPython subinterpreter (PEP 684) per
+//! thread, driven from Rust.
 //!
-//! This crate is being built up issue by issue; it does not expose an API yet. See the
-//! workspace README for what works today (`cargo xtask build-python`) and what comes next.
+//! ```no_run
+//! use subinterp::{Interpreter, Pool, Runtime, RuntimeConfig, Value};
+//!
+//! let runtime = Runtime::init(RuntimeConfig::default())?;
+//! let interp = Interpreter::new(&runtime)?;
+//! interp.exec("import math")?;
+//! assert_eq!(interp.eval("math.factorial(20)")?, Value::from(2432902008176640000i64));
+//!
+//! let pool = Pool::new(&runtime, 4)?;
+//! let squares = pool.map("operator:mul", (0..8i64).map(|i| vec![i.into(), i.into()]))?;
+//! assert_eq!(squares[3], Value::from(9));
+//! # Ok::<(), subinterp::Error>(())
+//! ```
+//!
+//! # Runtime
+//!
+//! [`Runtime::init`] starts CPython once per process, from a [`RuntimeConfig`] whose Python
+//! home defaults to the prefix this crate was built against ([`DEFAULT_PYTHON_HOME`]). The
+//! calling thread becomes CPython's main thread and the only one that may use the main
+//! interpreter ([`Runtime::with_main`], [`Runtime::run_script`]); after `init` it is detached,
+//! so interpreters on other threads run freely. [`Runtime::shutdown`] finalises CPython from
+//! that thread once every interpreter is gone. Misuse — a second `init`, use after shutdown,
+//! the main interpreter from another thread — is an [`Error`], never a crash.
+//!
+//! # Interpreters
+//!
+//! An [`Interpreter`] is an actor: one OS thread that creates an own-GIL subinterpreter
+//! (isolated: its own GIL and allocator; in [serial mode](InterpreterConfig::serial) also no
+//! threads, fork or exec), runs the jobs its handle sends it, and destroys it when the handle
+//! is dropped. Interpreters run Python truly in parallel. Jobs (`exec`, `eval`, `call`, or a
+//! Rust closure given a [`Python`] token) are blocking or return a [`Task`]; a task can be
+//! waited for with a timeout or interrupted (a `KeyboardInterrupt` raised in the running code),
+//! after which the interpreter is usable again.
+//!
+//! # Values
+//!
+//! A Python object never leaves its interpreter. What crosses is a [`Value`]: Rust-owned
+//! immutable data (`None`, `bool`, `int` of any size, `float`, `complex`, `str`, `bytes`, and
+//! tuples and frozensets of them), built from an object on one side and turned into a fresh
+//! object on the other. `bytes` of [`SHARED_BYTES_THRESHOLD`] or more cross without a copy, as
+//! a read-only `csp.SharedBytes` buffer over shared memory. Anything else raises `TypeError`
+//! naming its type. Python objects are reachable only through the `!Send` [`Python`] token and
+//! [`Object`]s tied to its lifetime, so the compiler keeps them on their thread.
+//!
+//! # Errors
+//!
+//! Every fallible operation returns [`Result`], with the `#[non_exhaustive]` [`Error`]. A Python
+//! exception keeps its type name, message and formatted traceback ([`PyException`]); a
+//! `SyntaxError` also its line. A Rust panic inside an interpreter fails only that task; a panic
+//! in Rust code called from Python (a [`Python::function`], the `csp` module) becomes a Python
+//! `RuntimeError` and never unwinds into C.
+//!
+//! # Pool
+//!
+//! A [`Pool`] is N pre-started interpreters (default: one per core) sharing a task queue:
+//! [`Pool::submit`] returns a [`Task`], [`Pool::map`] preserves order, a failed task does not
+//! harm its worker, and optional set-up code runs once per worker ([`PoolConfig::setup`]).
+//! [`Pool::close`] finishes the queued tasks; [`Pool::terminate`] cancels them and interrupts
+//! the running ones.
+//!
+//! # The `csp` module
+//!
+//! Every interpreter the runtime starts can `import csp`: `csp.current_interpreter()`,
+//! `csp.Pool(workers=None, *, setup=None)` with `submit`/`map`/`starmap`/`close`/`terminate`,
+//! `csp.map(func, iterable, *, workers=None)` and `csp.SharedBytes`. Waiting releases the GIL
+//! (and lets Ctrl-C through in the main interpreter). Functions cross by module and qualified
+//! name; those of the main script are found the way multiprocessing's spawn finds them. The
+//! `subinterp` binary (`subinterp run SCRIPT [ARGS]`) runs a script with all of this.
+
+mod error;
+mod interpreter;
+mod marker;
+mod module;
+mod object;
+mod pool;
+mod runtime;
+mod shared_bytes;
+mod task;
+mod value;
+
+pub use error::{Error, PyException, Result};
+pub use interpreter::{Interpreter, InterpreterConfig};
+pub use marker::Python;
+pub use object::Object;
+pub use pool::{Pool, PoolConfig, default_workers};
+pub use runtime::{DEFAULT_PYTHON_HOME, PYTHON_VERSION, Runtime, RuntimeConfig};
+pub use task::Task;
+pub use value::{Bytes, Int, SHARED_BYTES_THRESHOLD, Value};

@@ -24,6 +24,8 @@ pub enum Command {
     Test(Test),
     /// Maintain the patch series in `patches/`.
     Patches(Patches),
+    /// Benchmarks: multi-core scaling and task round trips, subinterp vs the alternatives.
+    Bench(Bench),
 }
 
 /// What to build: these choices (with the patch contents) key the install prefix.
@@ -111,6 +113,19 @@ pub struct Test {
     /// Run the quick regression subset instead of the full suite.
     #[arg(long)]
     pub quick: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Tiny sizes: checks that every variant runs, measures nothing.
+    #[arg(long)]
+    pub quick: bool,
+    /// Scale up to this many workers (default: the number of cores).
+    #[arg(long)]
+    pub max_workers: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //!
 //! One CLI declaration (`flags`), one module per command.
 
+mod bench;
 mod build_python;
 mod deps;
 mod flags;
@@ -27,6 +28,7 @@ fn main() -> std::process::ExitCode {
         Command::TestPython(args) => test_python::run(args),
         Command::Deps(args) => deps::run(args.install),
         Command::Test(args) => test_all::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::Patches(args) => match &args.command {
             PatchesCommand::Check { source } => patches::check(source),
         },

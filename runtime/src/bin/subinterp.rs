@@ -1,0 +1,77 @@
+//! `subinterp`: runs Python scripts on the built CPython with the subinterp runtime (and its
+//! `csp` module) available.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use subinterp::{Runtime, RuntimeConfig};
+
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (CPython ",
+    env!("SUBINTERP_PYTHON_VERSION"),
+    ")"
+);
+
+/// True multi-core Python: own-GIL subinterpreters driven from Rust.
+#[derive(Debug, Parser)]
+#[command(name = "subinterp", version = VERSION)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a Python script as `__main__`, like `python SCRIPT ARGS`, with `import csp`
+    /// available for parallel pools of interpreters.
+    Run {
+        /// The script to run.
+        script: PathBuf,
+        /// Arguments for the script (`sys.argv[1:]`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { script, args } => run(&script, &args),
+    }
+}
+
+/// Runs the script on the main thread (so Ctrl-C works) and exits with its status.
+fn run(script: &std::path::Path, args: &[String]) -> ExitCode {
+    if !script.is_file() {
+        eprintln!("subinterp: cannot open {}: no such file", script.display());
+        return ExitCode::from(2);
+    }
+    let argv = std::iter::once(script.to_string_lossy().into_owned()).chain(args.iter().cloned());
+    let config = RuntimeConfig::default()
+        .isolated(false)
+        .install_signal_handlers(true)
+        .argv(argv);
+    let runtime = match Runtime::init(config) {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("subinterp: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let status = runtime.run_script(script, args).unwrap_or_else(|e| {
+        eprintln!("subinterp: {e}");
+        1
+    });
+    if let Err(e) = runtime.shutdown() {
+        eprintln!("subinterp: {e}");
+        return ExitCode::from(if status == 0 { 1 } else { clamp(status) });
+    }
+    ExitCode::from(clamp(status))
+}
+
+/// An exit status as the OS sees it (`sys.exit(256)` exits 0 in CPython too).
+fn clamp(status: i32) -> u8 {
+    (status & 0xff) as u8
+}

@@ -1,0 +1,177 @@
+//! The one error type of the crate, and the Python exceptions it carries.
+
+use std::fmt;
+use std::time::Duration;
+
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when running Python through this crate.
+///
+/// Each message names the problem and, where there is one, the fix. New variants may be added
+/// (channels, for one), so match with a `_` arm.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// [`Runtime::init`](crate::Runtime::init) was called a second time: CPython can be
+    /// initialised once per process.
+    AlreadyInitialized,
+    /// The runtime was used before [`Runtime::init`](crate::Runtime::init).
+    NotInitialized,
+    /// The runtime was used after [`Runtime::shutdown`](crate::Runtime::shutdown).
+    ShutDown,
+    /// CPython failed to start, or an interpreter could not be created.
+    Startup(String),
+    /// Python code raised an exception.
+    Python(Box<PyException>),
+    /// A task did not finish within its timeout; it was interrupted and its interpreter is
+    /// usable again.
+    Timeout(Duration),
+    /// The task was stopped by [`Interpreter::interrupt`](crate::Interpreter::interrupt) or
+    /// [`Task::interrupt`](crate::Task::interrupt).
+    Interrupted,
+    /// The interpreter or pool that should run the task has been closed.
+    Closed(&'static str),
+    /// The operation must run on another thread (e.g. the main interpreter is only usable
+    /// from the thread that initialised the runtime).
+    WrongThread(String),
+    /// Waiting here could never finish (e.g. an interpreter waiting for its own task).
+    Deadlock(String),
+    /// A `"module:function"` target was malformed.
+    InvalidTarget(String),
+    /// Rust code run inside an interpreter panicked; the interpreter is still usable.
+    Panic(String),
+    /// [`Runtime::shutdown`](crate::Runtime::shutdown) found interpreters that are still
+    /// running.
+    InterpretersAlive(usize),
+}
+
+impl Error {
+    /// The Python exception, if this error is one.
+    pub fn python(&self) -> Option<&PyException> {
+        match self {
+            Error::Python(exc) => Some(exc),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a Python exception of the given type (by name, e.g. `"TypeError"` or
+    /// `"mypkg.errors.Invalid"`).
+    pub fn is_python(&self, type_name: &str) -> bool {
+        self.python().is_some_and(|exc| exc.type_name == type_name)
+    }
+
+    /// A panic payload as a message.
+    pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::Panic(panic_message(payload))
+    }
+}
+
+/// The text of a panic payload (`&str` or `String`; anything else is described).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".to_owned()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::AlreadyInitialized => f.write_str(
+                "the Python runtime is already initialised: CPython starts once per process; \
+                 share the first `Runtime` (it is `Clone`) instead of calling `Runtime::init` again",
+            ),
+            Error::NotInitialized => f.write_str(
+                "the Python runtime is not initialised: call `Runtime::init` first",
+            ),
+            Error::ShutDown => f.write_str(
+                "the Python runtime has been shut down: CPython cannot be used again in this process",
+            ),
+            Error::Startup(msg) => write!(f, "CPython failed to start: {msg}"),
+            Error::Python(exc) => fmt::Display::fmt(exc, f),
+            Error::Timeout(limit) => write!(
+                f,
+                "the task did not finish within {limit:?}; it was interrupted and the interpreter is usable again"
+            ),
+            Error::Interrupted => f.write_str("the task was interrupted"),
+            Error::Closed(what) => write!(
+                f,
+                "the {what} is closed (dropped or shut down) and runs no more tasks; create a new one"
+            ),
+            Error::WrongThread(msg) | Error::Deadlock(msg) | Error::InvalidTarget(msg) => {
+                f.write_str(msg)
+            }
+            Error::Panic(msg) => write!(f, "Rust code panicked inside the interpreter: {msg}"),
+            Error::InterpretersAlive(n) => write!(
+                f,
+                "cannot shut down: {n} interpreter(s) still running; drop every `Interpreter` and \
+                 `Pool` (and close Python `csp.Pool`s) first"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A Python exception, copied out of the interpreter that raised it so it can cross threads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PyException {
+    pub(crate) type_name: String,
+    pub(crate) message: String,
+    pub(crate) traceback: String,
+    pub(crate) lineno: Option<u32>,
+}
+
+impl PyException {
+    /// The exception's type, qualified by its module unless that is `builtins` or `__main__`
+    /// (`"ValueError"`, `"json.decoder.JSONDecodeError"`).
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// `str(exception)`.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The traceback as Python prints it (`traceback.format_exception`), ending with the
+    /// `Type: message` line. For a `SyntaxError` it shows the offending line and a caret.
+    pub fn traceback(&self) -> &str {
+        &self.traceback
+    }
+
+    /// For a `SyntaxError` (and its subclasses): the line it points at, 1-based.
+    pub fn lineno(&self) -> Option<u32> {
+        self.lineno
+    }
+}
+
+impl fmt::Display for PyException {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.traceback.is_empty() {
+            write!(f, "{}: {}", self.type_name, self.message)
+        } else {
+            f.write_str(self.traceback.trim_end())
+        }
+    }
+}
+
+impl std::error::Error for PyException {}
+
+/// Compile-time proof that handles and errors can cross threads (cf. mlua's
+/// `static_assertions`), and that `Python`/`Object` cannot (see `tests/compile_fail`).
+#[allow(dead_code)]
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Error>();
+    send_sync::<PyException>();
+    send_sync::<crate::Runtime>();
+    send_sync::<crate::Interpreter>();
+    send_sync::<crate::Pool>();
+    send_sync::<crate::Task<crate::Value>>();
+    send_sync::<crate::Value>();
+};

@@ -1,0 +1,560 @@
+//! The `csp` Python module, built into every interpreter the runtime starts.
+//!
+//! Multi-phase init (`Py_mod_exec`) with per-module state, declared safe for interpreters with
+//! their own GIL; no process-global `PyObject*`. The Rust part here is a small set of private
+//! functions (`_pool_new`, `_pool_submit`, `_task_result`, ...) over [`Pool`] and [`Task`]
+//! handles held in capsules; the public API (`Pool`, `Task`, `map`) is Python code in
+//! `csp.py`, run in the module's namespace by `Py_mod_exec`.
+
+use std::ffi::{CStr, CString, c_int, c_void};
+use std::ptr::null_mut;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use cpython_sys as ffi;
+
+use crate::error::{Error, PyException, Result};
+use crate::interpreter::Target;
+use crate::marker::Python;
+use crate::object::{Object, trampoline, trampoline_unraisable};
+use crate::pool::{Pool, PoolConfig};
+use crate::runtime::Runtime;
+use crate::task::{Task, lock};
+use crate::value::{SHARED_BYTES_THRESHOLD, Value};
+
+/// The Python half of the module.
+const CSP_PY: &str = include_str!("csp.py");
+
+/// How often a wait in the main interpreter wakes to let Ctrl-C (`KeyboardInterrupt`) through.
+const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+
+const POOL_CAPSULE: &CStr = c"csp.Pool";
+const TASK_CAPSULE: &CStr = c"csp.Task";
+
+/// Pools created from Python, by the interpreter that created them, so they can be closed
+/// before that interpreter is destroyed. Rust handles only, no Python objects.
+static POOLS: Mutex<Vec<(i64, Weak<Pool>)>> = Mutex::new(Vec::new());
+
+/// Terminates the pools that interpreter `owner` created from Python and did not close
+/// (`csp.Pool`): their tasks' results could no longer be used (and a Ctrl-C exit must not wait
+/// for them). Call it detached: it joins the pools' threads.
+pub(crate) fn terminate_pools_of(owner: i64) {
+    let pools: Vec<Arc<Pool>> = {
+        let mut registry = lock(&POOLS);
+        let mut mine = Vec::new();
+        registry.retain(|(id, pool)| {
+            if *id == owner {
+                mine.extend(pool.upgrade());
+                false
+            } else {
+                pool.strong_count() > 0
+            }
+        });
+        mine
+    };
+    for pool in pools {
+        pool.terminate();
+    }
+}
+
+/// Per-module state: strong references the module keeps to objects of its interpreter.
+#[repr(C)]
+struct ModuleState {
+    shared_bytes: *mut ffi::PyObject,
+}
+
+type FastCall = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *const *mut ffi::PyObject,
+    ffi::Py_ssize_t,
+) -> *mut ffi::PyObject;
+
+/// A `METH_FASTCALL` entry of the method table.
+const fn fastcall(name: &'static CStr, f: FastCall, doc: &'static CStr) -> ffi::PyMethodDef {
+    ffi::PyMethodDef {
+        ml_name: name.as_ptr(),
+        // SAFETY: CPython calls a `METH_FASTCALL` function through the `PyCFunction` pointer
+        // type with the fastcall signature, which is `f`'s.
+        ml_meth: Some(unsafe {
+            std::mem::transmute::<
+                FastCall,
+                unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::PyObject) -> *mut ffi::PyObject,
+            >(f)
+        }),
+        ml_flags: ffi::METH_FASTCALL,
+        ml_doc: doc.as_ptr(),
+    }
+}
+
+/// Defines the `extern "C"` entry point `$entry` for the Rust function `$body`, behind the
+/// panic/error [`trampoline`].
+macro_rules! entry {
+    ($entry:ident => $body:ident) => {
+        unsafe extern "C" fn $entry(
+            _module: *mut ffi::PyObject,
+            args: *const *mut ffi::PyObject,
+            nargs: ffi::Py_ssize_t,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: CPython calls module functions attached, with `nargs` live arguments at
+            // `args`.
+            unsafe {
+                trampoline(concat!("csp.", stringify!($body)), null_mut(), |py| {
+                    let args = if nargs <= 0 {
+                        &[][..]
+                    } else {
+                        std::slice::from_raw_parts(args, nargs as usize)
+                    };
+                    $body(py, args)
+                })
+            }
+        }
+    };
+}
+
+entry!(current_interpreter_entry => current_interpreter);
+entry!(pool_new_entry => _pool_new);
+entry!(pool_submit_entry => _pool_submit);
+entry!(pool_workers_entry => _pool_workers);
+entry!(pool_close_entry => _pool_close);
+entry!(default_pool_entry => _default_pool);
+entry!(task_result_entry => _task_result);
+entry!(task_done_entry => _task_done);
+entry!(task_interrupt_entry => _task_interrupt);
+entry!(in_default_pool_entry => _in_default_pool);
+
+static mut METHODS: [ffi::PyMethodDef; 11] = [
+    fastcall(
+        c"current_interpreter",
+        current_interpreter_entry,
+        c"current_interpreter()\n--\n\nThe id of the interpreter running this code (0 is the main one).",
+    ),
+    fastcall(c"_pool_new", pool_new_entry, c""),
+    fastcall(c"_pool_submit", pool_submit_entry, c""),
+    fastcall(c"_pool_workers", pool_workers_entry, c""),
+    fastcall(c"_pool_close", pool_close_entry, c""),
+    fastcall(c"_default_pool", default_pool_entry, c""),
+    fastcall(c"_task_result", task_result_entry, c""),
+    fastcall(c"_task_done", task_done_entry, c""),
+    fastcall(c"_task_interrupt", task_interrupt_entry, c""),
+    fastcall(c"_in_default_pool", in_default_pool_entry, c""),
+    ffi::PyMethodDef {
+        ml_name: std::ptr::null(),
+        ml_meth: None,
+        ml_flags: 0,
+        ml_doc: std::ptr::null(),
+    },
+];
+
+static mut SLOTS: [ffi::PyModuleDef_Slot; 3] = [
+    ffi::PyModuleDef_Slot {
+        slot: ffi::Py_mod_exec,
+        value: exec_module as *mut c_void,
+    },
+    ffi::PyModuleDef_Slot {
+        slot: ffi::Py_mod_multiple_interpreters,
+        value: ffi::Py_MOD_PER_INTERPRETER_GIL_SUPPORTED,
+    },
+    ffi::PyModuleDef_Slot {
+        slot: 0,
+        value: null_mut(),
+    },
+];
+
+/// The module definition. CPython initialises its header once (`PyModuleDef_Init`) and then
+/// only reads it; every interpreter gets its own module object and state from it.
+static mut MODULE: ffi::PyModuleDef = ffi::PyModuleDef {
+    m_base: ffi::PyModuleDef_HEAD_INIT,
+    m_name: c"csp".as_ptr(),
+    m_doc: c"Parallel Python on own-GIL subinterpreters.".as_ptr(),
+    m_size: size_of::<ModuleState>() as ffi::Py_ssize_t,
+    m_methods: &raw mut METHODS as *mut ffi::PyMethodDef,
+    m_slots: &raw mut SLOTS as *mut ffi::PyModuleDef_Slot,
+    m_traverse: Some(traverse),
+    m_clear: Some(clear),
+    m_free: Some(free),
+};
+
+/// The `csp` module's init function, registered with `PyImport_AppendInittab`.
+///
+/// # Safety
+/// Called by CPython's import machinery, attached.
+#[allow(non_snake_case)]
+pub(crate) unsafe extern "C" fn PyInit_csp() -> *mut ffi::PyObject {
+    // SAFETY: `MODULE` is a valid definition with 'static lifetime; `PyModuleDef_Init` only
+    // sets its object header (idempotently) and returns it.
+    unsafe { ffi::PyModuleDef_Init(&raw mut MODULE) }
+}
+
+/// `Py_mod_exec`: fills a new module object of the current interpreter.
+unsafe extern "C" fn exec_module(module: *mut ffi::PyObject) -> c_int {
+    // SAFETY: CPython calls exec slots attached, with the new module; its state has
+    // `ModuleState`'s size and starts zeroed.
+    unsafe {
+        trampoline("csp module init", -1, |py| {
+            let ty = crate::shared_bytes::type_object(py)?;
+            let state = ffi::PyModule_GetState(module).cast::<ModuleState>();
+            if state.is_null() {
+                return Err(py.take_error());
+            }
+            (*state).shared_bytes = ty.clone().into_ptr();
+            if ffi::PyModule_AddObjectRef(module, c"SharedBytes".as_ptr(), ty.as_ptr()) < 0
+                || ffi::PyModule_AddIntConstant(
+                    module,
+                    c"SHARED_BYTES_THRESHOLD".as_ptr(),
+                    SHARED_BYTES_THRESHOLD as std::ffi::c_long,
+                ) < 0
+            {
+                return Ok(-1);
+            }
+            let dict = Object::from_borrowed(py, ffi::PyModule_GetDict(module))?;
+            let source = CString::new(CSP_PY).expect("csp.py has no NUL");
+            let code = Object::from_owned(
+                py,
+                ffi::Py_CompileString(source.as_ptr(), c"<csp>".as_ptr(), ffi::Py_file_input),
+            )?;
+            Object::from_owned(
+                py,
+                ffi::PyEval_EvalCode(code.as_ptr(), dict.as_ptr(), dict.as_ptr()),
+            )?;
+            Ok(0)
+        })
+    }
+}
+
+unsafe extern "C" fn traverse(
+    module: *mut ffi::PyObject,
+    visit: ffi::visitproc,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: CPython calls traverse attached with our module; the state may be NULL before
+    // exec ran.
+    unsafe {
+        let state = ffi::PyModule_GetState(module).cast::<ModuleState>();
+        if let (false, Some(visit)) = (state.is_null(), visit)
+            && !(*state).shared_bytes.is_null()
+        {
+            return visit((*state).shared_bytes, arg);
+        }
+        0
+    }
+}
+
+unsafe extern "C" fn clear(module: *mut ffi::PyObject) -> c_int {
+    // SAFETY: CPython calls clear attached with our module.
+    unsafe {
+        let state = ffi::PyModule_GetState(module).cast::<ModuleState>();
+        if !state.is_null() {
+            ffi::Py_CLEAR(&raw mut (*state).shared_bytes);
+        }
+        0
+    }
+}
+
+unsafe extern "C" fn free(module: *mut c_void) {
+    // SAFETY: CPython calls free attached with our module, once.
+    unsafe {
+        clear(module.cast());
+    }
+}
+
+/// Checks the argument count of `csp.<name>()`.
+fn expect_args(name: &str, args: &[*mut ffi::PyObject], n: usize) -> Result<()> {
+    if args.len() == n {
+        return Ok(());
+    }
+    Err(type_error(format!(
+        "csp.{name}() takes {n} argument(s) ({} given)",
+        args.len()
+    )))
+}
+
+fn type_error(message: String) -> Error {
+    Error::Python(Box::new(PyException {
+        type_name: "TypeError".into(),
+        message,
+        traceback: String::new(),
+        lineno: None,
+    }))
+}
+
+/// `None` or a `str`.
+///
+/// # Safety
+/// Attached; `obj` is live.
+unsafe fn optional_str(py: Python<'_>, obj: *mut ffi::PyObject) -> Result<Option<String>> {
+    // SAFETY: forwarded.
+    let obj = unsafe { Object::from_borrowed(py, obj)? };
+    if obj.is_none() {
+        return Ok(None);
+    }
+    match obj.to_value()? {
+        Value::Str(s) => Ok(Some(s)),
+        other => Err(type_error(format!(
+            "expected str or None, not {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// A `str` argument.
+///
+/// # Safety
+/// Attached; `obj` is live.
+unsafe fn required_str(py: Python<'_>, obj: *mut ffi::PyObject) -> Result<String> {
+    // SAFETY: forwarded.
+    unsafe { optional_str(py, obj) }?.ok_or_else(|| type_error("expected str, not None".into()))
+}
+
+/// A new capsule owning `value`, freed by `destructor`.
+fn capsule<T>(
+    py: Python<'_>,
+    value: T,
+    name: &'static CStr,
+    destructor: unsafe extern "C" fn(*mut ffi::PyObject),
+) -> Result<*mut ffi::PyObject> {
+    let raw = Box::into_raw(Box::new(value));
+    // SAFETY: attached; on success the capsule owns `raw`, on failure we free it.
+    unsafe {
+        let capsule = ffi::PyCapsule_New(raw.cast(), name.as_ptr(), Some(destructor));
+        if capsule.is_null() {
+            drop(Box::from_raw(raw));
+            return Err(py.take_error());
+        }
+        Ok(capsule)
+    }
+}
+
+/// The value a capsule of `name` holds, borrowed for as long as the capsule (an argument of
+/// the current call) lives.
+///
+/// # Safety
+/// Attached; `obj` is live and stays alive while the reference is used; capsules of `name`
+/// hold a `T`.
+unsafe fn from_capsule<'a, T>(
+    py: Python<'_>,
+    obj: *mut ffi::PyObject,
+    name: &CStr,
+) -> Result<&'a T> {
+    // SAFETY: forwarded; `PyCapsule_GetPointer` checks the name (ValueError otherwise).
+    unsafe {
+        let raw = ffi::PyCapsule_GetPointer(obj, name.as_ptr()).cast::<T>();
+        if raw.is_null() {
+            return Err(py.take_error());
+        }
+        Ok(&*raw)
+    }
+}
+
+unsafe extern "C" fn drop_pool(capsule: *mut ffi::PyObject) {
+    // SAFETY: CPython calls capsule destructors attached, once, with our capsule.
+    unsafe {
+        let raw = ffi::PyCapsule_GetPointer(capsule, POOL_CAPSULE.as_ptr()).cast::<Arc<Pool>>();
+        trampoline_unraisable("csp.Pool's destructor", || {
+            if raw.is_null() {
+                return;
+            }
+            let pool = *Box::from_raw(raw);
+            if Arc::strong_count(&pool) == 1 && !pool.is_closed() {
+                // The last handle: closing joins threads, so let this interpreter run meanwhile.
+                Python::assume_attached().allow_threads(move || drop(pool));
+            }
+        });
+    }
+}
+
+unsafe extern "C" fn drop_task(capsule: *mut ffi::PyObject) {
+    // SAFETY: CPython calls capsule destructors attached, once, with our capsule.
+    unsafe {
+        let raw = ffi::PyCapsule_GetPointer(capsule, TASK_CAPSULE.as_ptr()).cast::<Task<Value>>();
+        trampoline_unraisable("csp.Task's destructor", || {
+            if !raw.is_null() {
+                drop(Box::from_raw(raw));
+            }
+        });
+    }
+}
+
+fn new_pool_object(py: Python<'_>, pool: Arc<Pool>) -> Result<*mut ffi::PyObject> {
+    capsule(py, pool, POOL_CAPSULE, drop_pool)
+}
+
+fn current_interpreter(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("current_interpreter", args, 0)?;
+    Ok(py.object(&Value::from(py.interpreter_id()))?.into_ptr())
+}
+
+/// `_pool_new(workers: int | None, setup: str | None) -> capsule`
+fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_pool_new", args, 2)?;
+    // SAFETY: attached; the arguments are live for this call.
+    let (workers, setup) = unsafe {
+        let workers = Object::from_borrowed(py, args[0])?;
+        let workers = if workers.is_none() {
+            None
+        } else {
+            let n = workers.to_value()?.as_i64().filter(|&n| n > 0);
+            Some(
+                n.ok_or_else(|| type_error("workers must be a positive int or None".into()))?
+                    as usize,
+            )
+        };
+        (workers, optional_str(py, args[1])?)
+    };
+    let runtime = Runtime::current()?;
+    let mut config = PoolConfig::default().setup(setup);
+    config.workers = workers;
+    let pool = Arc::new(py.allow_threads(|| Pool::with_config(&runtime, config))?);
+    lock(&POOLS).push((py.interpreter_id(), Arc::downgrade(&pool)));
+    new_pool_object(py, pool)
+}
+
+/// `_default_pool(setup: str) -> capsule`: the process-wide pool behind `csp.map`.
+fn _default_pool(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_default_pool", args, 1)?;
+    // SAFETY: attached; the argument is live for this call.
+    let setup = unsafe { optional_str(py, args[0])? };
+    let runtime = Runtime::current()?;
+    let pool = py.allow_threads(|| runtime.default_pool(setup))?;
+    new_pool_object(py, pool)
+}
+
+/// `_pool_submit(pool, module: str, qualname: str, main: str | None, args: tuple) -> capsule`
+fn _pool_submit(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_pool_submit", args, 5)?;
+    // SAFETY: attached; the arguments (and so the pool capsule) are live for this call.
+    unsafe {
+        let pool: &Arc<Pool> = from_capsule(py, args[0], POOL_CAPSULE)?;
+        if pool.is_closed() {
+            return Err(Error::Closed("pool"));
+        }
+        let target = Target {
+            module: required_str(py, args[1])?,
+            qualname: required_str(py, args[2])?,
+            main_path: optional_str(py, args[3])?,
+        };
+        let call_args = match Object::from_borrowed(py, args[4])?.to_value()? {
+            Value::Tuple(items) => items,
+            other => {
+                return Err(type_error(format!(
+                    "args must be a tuple, not {}",
+                    other.type_name()
+                )));
+            }
+        };
+        let task = pool.submit_target(target, call_args);
+        capsule(py, task, TASK_CAPSULE, drop_task)
+    }
+}
+
+fn _pool_workers(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_pool_workers", args, 1)?;
+    // SAFETY: attached; the capsule is live for this call.
+    let pool: &Arc<Pool> = unsafe { from_capsule(py, args[0], POOL_CAPSULE)? };
+    Ok(py.object(&Value::from(pool.workers()))?.into_ptr())
+}
+
+/// `_pool_close(pool, terminate: bool)`
+fn _pool_close(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_pool_close", args, 2)?;
+    // SAFETY: attached; the arguments are live for this call.
+    let (pool, terminate) = unsafe {
+        let pool: &Arc<Pool> = from_capsule(py, args[0], POOL_CAPSULE)?;
+        (pool, ffi::PyObject_IsTrue(args[1]) == 1)
+    };
+    if pool.is_worker_thread() {
+        return Err(Error::Deadlock(
+            "a csp.Pool cannot be closed from one of its own workers".into(),
+        ));
+    }
+    let pool = Arc::clone(pool);
+    py.allow_threads(move || {
+        if terminate {
+            pool.terminate();
+        } else {
+            pool.close();
+        }
+    });
+    Ok(py.none().into_ptr())
+}
+
+/// `_task_result(task, timeout: float | None)`: waits without holding the GIL.
+fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_task_result", args, 2)?;
+    // SAFETY: attached; the arguments are live for this call.
+    let (task, timeout) = unsafe {
+        let task: &Task<Value> = from_capsule(py, args[0], TASK_CAPSULE)?;
+        let timeout = Object::from_borrowed(py, args[1])?;
+        let timeout = if timeout.is_none() {
+            None
+        } else {
+            let secs = ffi::PyFloat_AsDouble(timeout.as_ptr());
+            if secs == -1.0 && !ffi::PyErr_Occurred().is_null() {
+                return Err(py.take_error());
+            }
+            Some(Duration::from_secs_f64(secs.max(0.0)))
+        };
+        (task, timeout)
+    };
+    if task.peek().is_none() && task.would_deadlock() {
+        return Err(Error::Deadlock(
+            "this task runs on the interpreter that is waiting for it".into(),
+        ));
+    }
+    let deadline = timeout.map(|t| Instant::now() + t);
+    // Signals are only handled in the main interpreter: wake up there now and then to let
+    // Ctrl-C raise KeyboardInterrupt.
+    let check_signals = py.interpreter_id() == 0;
+    loop {
+        let slice = if check_signals {
+            let next = Instant::now() + SIGNAL_CHECK;
+            Some(deadline.map_or(next, |d| d.min(next)))
+        } else {
+            deadline
+        };
+        if py.allow_threads(|| task.wait_until(slice)) {
+            break;
+        }
+        // SAFETY: attached.
+        if check_signals && unsafe { ffi::PyErr_CheckSignals() } < 0 {
+            return Ok(null_mut());
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(Error::Python(Box::new(PyException {
+                type_name: "TimeoutError".into(),
+                message: format!(
+                    "the task did not finish within {:?}; it keeps running (Task.interrupt() stops it)",
+                    timeout.unwrap_or_default()
+                ),
+                traceback: String::new(),
+                lineno: None,
+            })));
+        }
+    }
+    match task.peek() {
+        Some(Ok(value)) => Ok(py.object(&value)?.into_ptr()),
+        Some(Err(e)) => Err(e),
+        None => Err(Error::Closed("task")),
+    }
+}
+
+fn _task_done(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_task_done", args, 1)?;
+    // SAFETY: attached; the capsule is live for this call.
+    let task: &Task<Value> = unsafe { from_capsule(py, args[0], TASK_CAPSULE)? };
+    Ok(py.object(&Value::Bool(task.is_finished()))?.into_ptr())
+}
+
+fn _task_interrupt(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_task_interrupt", args, 1)?;
+    // SAFETY: attached; the capsule is live for this call.
+    let task: &Task<Value> = unsafe { from_capsule(py, args[0], TASK_CAPSULE)? };
+    let hit = task.interrupt();
+    Ok(py.object(&Value::Bool(hit))?.into_ptr())
+}
+
+/// `_in_default_pool() -> bool`: whether this thread is a worker of the pool behind `csp.map`.
+fn _in_default_pool(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_in_default_pool", args, 0)?;
+    let inside = Runtime::current()?.is_default_pool_worker();
+    Ok(py.object(&Value::Bool(inside))?.into_ptr())
+}

@@ -1,0 +1,388 @@
+//! [`Object<'py>`]: an owned reference to a Python object, valid while its thread stays attached,
+//! and the `extern "C"` boundary that keeps Rust panics out of C.
+
+use std::ffi::{CStr, CString, c_void};
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
+
+use cpython_sys as ffi;
+
+use crate::error::{Error, Result};
+use crate::marker::Python;
+use crate::value::{self, Value};
+
+/// An owned (strong) reference to a Python object of the interpreter `'py` is attached to.
+///
+/// Like [`Python`], it is neither `Send` nor `Sync` and cannot outlive the closure that
+/// handed out the token: a Python object never leaves its interpreter. To move data between
+/// interpreters or threads, convert it to a [`Value`] with [`to_value`](Self::to_value).
+///
+/// ```compile_fail
+/// # fn f(obj: subinterp::Object<'_>) {
+/// std::thread::spawn(move || drop(obj)); // `Object` is not `Send`
+/// # }
+/// ```
+pub struct Object<'py> {
+    ptr: NonNull<ffi::PyObject>,
+    py: Python<'py>,
+    _owns: PhantomData<ffi::PyObject>,
+}
+
+impl<'py> Object<'py> {
+    /// Takes ownership of a new reference; NULL means an exception is set, which becomes the
+    /// error.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a new reference owned by the caller, of `py`'s interpreter.
+    pub(crate) unsafe fn from_owned(py: Python<'py>, ptr: *mut ffi::PyObject) -> Result<Self> {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::from_owned_opt(py, ptr) }.ok_or_else(|| py.take_error())
+    }
+
+    /// Like [`from_owned`](Self::from_owned) but NULL is `None` (no exception expected).
+    ///
+    /// # Safety
+    /// As for `from_owned`.
+    pub(crate) unsafe fn from_owned_opt(py: Python<'py>, ptr: *mut ffi::PyObject) -> Option<Self> {
+        NonNull::new(ptr).map(|ptr| Object {
+            ptr,
+            py,
+            _owns: PhantomData,
+        })
+    }
+
+    /// Takes a new reference to a borrowed one; NULL means an exception is set.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a live object of `py`'s interpreter.
+    pub(crate) unsafe fn from_borrowed(py: Python<'py>, ptr: *mut ffi::PyObject) -> Result<Self> {
+        if !ptr.is_null() {
+            // SAFETY: attached (we have `py`) and `ptr` is live.
+            unsafe { ffi::Py_IncRef(ptr) };
+        }
+        // SAFETY: the reference was just made ours.
+        unsafe { Self::from_owned(py, ptr) }
+    }
+
+    /// The raw pointer, still owned by `self`.
+    pub fn as_ptr(&self) -> *mut ffi::PyObject {
+        self.ptr.as_ptr()
+    }
+
+    /// Gives up ownership: the caller must release the returned reference.
+    pub fn into_ptr(self) -> *mut ffi::PyObject {
+        let ptr = self.ptr.as_ptr();
+        std::mem::forget(self);
+        ptr
+    }
+
+    /// The token of the interpreter this object lives in.
+    pub fn py(&self) -> Python<'py> {
+        self.py
+    }
+
+    /// `getattr(self, name)`.
+    pub fn getattr(&self, name: &str) -> Result<Object<'py>> {
+        let name = self.py.cstring(name, "attribute name")?;
+        // SAFETY: attached; returns a new reference or NULL with an exception set.
+        unsafe {
+            Object::from_owned(
+                self.py,
+                ffi::PyObject_GetAttrString(self.as_ptr(), name.as_ptr()),
+            )
+        }
+    }
+
+    /// `setattr(self, name, value)`.
+    pub fn setattr(&self, name: &str, value: &Object<'py>) -> Result<()> {
+        let name = self.py.cstring(name, "attribute name")?;
+        // SAFETY: attached; both objects are live; the call takes its own reference.
+        let rc =
+            unsafe { ffi::PyObject_SetAttrString(self.as_ptr(), name.as_ptr(), value.as_ptr()) };
+        if rc < 0 {
+            return Err(self.py.take_error());
+        }
+        Ok(())
+    }
+
+    /// `self(*args)`.
+    pub fn call(&self, args: &[Object<'py>]) -> Result<Object<'py>> {
+        let ptrs: Vec<*mut ffi::PyObject> = args.iter().map(Object::as_ptr).collect();
+        // SAFETY: attached; `ptrs` holds `len` live borrowed references; the result is a new
+        // reference or NULL with an exception set.
+        unsafe {
+            Object::from_owned(
+                self.py,
+                ffi::PyObject_Vectorcall(
+                    self.as_ptr(),
+                    ptrs.as_ptr(),
+                    ptrs.len(),
+                    std::ptr::null_mut(),
+                ),
+            )
+        }
+    }
+
+    /// `self(*args)` with arguments converted from [`Value`]s.
+    pub fn call_values(&self, args: &[Value]) -> Result<Object<'py>> {
+        let args = args
+            .iter()
+            .map(|v| value::to_object(self.py, v))
+            .collect::<Result<Vec<_>>>()?;
+        self.call(&args)
+    }
+
+    /// Converts this object to a [`Value`]; a `TypeError` naming the type if it is not
+    /// shareable.
+    pub fn to_value(&self) -> Result<Value> {
+        value::from_object(self)
+    }
+
+    /// `str(self)`.
+    pub fn str(&self) -> Result<String> {
+        // SAFETY: attached; returns a new reference or NULL with an exception set.
+        let s = unsafe { Object::from_owned(self.py, ffi::PyObject_Str(self.as_ptr()))? };
+        s.utf8()
+    }
+
+    /// `repr(self)`.
+    pub fn repr(&self) -> Result<String> {
+        // SAFETY: attached; returns a new reference or NULL with an exception set.
+        let s = unsafe { Object::from_owned(self.py, ffi::PyObject_Repr(self.as_ptr()))? };
+        s.utf8()
+    }
+
+    /// The UTF-8 text of a `str` object.
+    pub(crate) fn utf8(&self) -> Result<String> {
+        let mut len = 0;
+        // SAFETY: attached; the buffer belongs to the str and lives while `self` does.
+        unsafe {
+            let data = ffi::PyUnicode_AsUTF8AndSize(self.as_ptr(), &mut len);
+            if data.is_null() {
+                return Err(self.py.take_error());
+            }
+            let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len as usize);
+            Ok(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+
+    /// The fully qualified name of the object's type (`"int"`, `"collections.OrderedDict"`).
+    pub fn type_name(&self) -> String {
+        // SAFETY: attached; `Py_TYPE` of a live object is a live type.
+        unsafe { type_name(self.py, ffi::Py_TYPE(self.as_ptr())) }
+    }
+
+    /// Whether this is `None`.
+    pub fn is_none(&self) -> bool {
+        // SAFETY: comparing pointers only.
+        unsafe { ffi::Py_IsNone(self.as_ptr()) != 0 }
+    }
+}
+
+/// The fully qualified name of a type (`PyType_GetFullyQualifiedName`).
+///
+/// # Safety
+/// Attached to `py`'s interpreter; `ty` is a live type.
+pub(crate) unsafe fn type_name(py: Python<'_>, ty: *mut ffi::PyTypeObject) -> String {
+    // SAFETY: forwarded; the result is a new reference or NULL.
+    let name = unsafe { Object::from_owned_opt(py, ffi::PyType_GetFullyQualifiedName(ty)) };
+    match name.map(|n| n.utf8()) {
+        Some(Ok(name)) => name,
+        _ => {
+            // SAFETY: attached; forget whichever step failed.
+            unsafe { ffi::PyErr_Clear() };
+            "<unknown type>".to_owned()
+        }
+    }
+}
+
+impl Clone for Object<'_> {
+    fn clone(&self) -> Self {
+        // SAFETY: attached (the lifetime proves it); the object is live.
+        unsafe { ffi::Py_IncRef(self.as_ptr()) };
+        Object {
+            ptr: self.ptr,
+            py: self.py,
+            _owns: PhantomData,
+        }
+    }
+}
+
+impl Drop for Object<'_> {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference and are attached to its interpreter.
+        unsafe { ffi::Py_DECREF(self.as_ptr()) };
+    }
+}
+
+impl fmt::Debug for Object<'_> {
+    /// The type and address only: `Debug` must not run Python code.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} object at {:p}>", self.type_name(), self.ptr)
+    }
+}
+
+/// Runs the body of an `extern "C"` function called by CPython: a returned error is raised as
+/// a Python exception and a panic becomes `RuntimeError` — neither unwinds into C. Returns
+/// `on_error` in both cases.
+///
+/// # Safety
+/// The calling thread is attached (CPython is calling us).
+pub(crate) unsafe fn trampoline<T>(
+    what: &str,
+    on_error: T,
+    body: impl FnOnce(Python<'_>) -> Result<T>,
+) -> T {
+    // SAFETY: the caller guarantees attachment for the duration of this call.
+    let py = unsafe { Python::assume_attached() };
+    match panic::catch_unwind(AssertUnwindSafe(|| body(py))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(error)) => {
+            // SAFETY: attached; an exception set by the body stays when `error` came from it.
+            if unsafe { ffi::PyErr_Occurred() }.is_null() {
+                py.raise(&error);
+            }
+            on_error
+        }
+        Err(payload) => {
+            let message = format!(
+                "Rust code panicked in {what}: {}",
+                crate::error::panic_message(&*payload)
+            );
+            py.raise(&Error::Python(Box::new(crate::error::PyException {
+                type_name: "RuntimeError".into(),
+                message,
+                traceback: String::new(),
+                lineno: None,
+            })));
+            on_error
+        }
+    }
+}
+
+/// Like [`trampoline`] for callbacks that cannot report errors (destructors): an error or
+/// panic is reported as "unraisable" (printed to stderr), never unwound into C.
+///
+/// # Safety
+/// The calling thread is attached.
+pub(crate) unsafe fn trampoline_unraisable(what: &str, body: impl FnOnce()) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(body)) {
+        let message = format!(
+            "Rust code panicked in {what}: {}",
+            crate::error::panic_message(&*payload)
+        );
+        let message = CString::new(message.replace('\0', "?")).unwrap_or_default();
+        // SAFETY: attached (forwarded); the message is NUL-terminated.
+        unsafe {
+            ffi::PyErr_SetString(ffi::PyExc_RuntimeError, message.as_ptr());
+            ffi::PyErr_WriteUnraisable(std::ptr::null_mut());
+        }
+    }
+}
+
+/// The boxed Rust closure behind a Python callable made by [`Python::function`].
+pub(crate) type RustFn = Box<dyn Fn(Python<'_>, Vec<Value>) -> Result<Value>>;
+
+/// What the capsule behind a Rust function owns: the closure and the method definition that
+/// CPython keeps a pointer to (so it must not move: it lives in this box).
+struct RustFunction {
+    name: CString,
+    def: ffi::PyMethodDef,
+    f: RustFn,
+}
+
+const RUST_FUNCTION_CAPSULE: &CStr = c"subinterp.RustFunction";
+
+/// Creates the Python callable for [`Python::function`].
+pub(crate) fn rust_function<'py>(py: Python<'py>, name: &str, f: RustFn) -> Result<Object<'py>> {
+    let name = py.cstring(name, "function name")?;
+    let mut boxed = Box::new(RustFunction {
+        def: ffi::PyMethodDef {
+            ml_name: name.as_ptr(),
+            ml_meth: None,
+            ml_flags: ffi::METH_FASTCALL,
+            ml_doc: std::ptr::null(),
+        },
+        name,
+        f,
+    });
+    boxed.def.ml_name = boxed.name.as_ptr();
+    // SAFETY: a METH_FASTCALL function has the `_PyCFunctionFast` signature; CPython calls it
+    // through the `PyCFunction` pointer type after checking the flag.
+    boxed.def.ml_meth = Some(unsafe {
+        std::mem::transmute::<
+            unsafe extern "C" fn(
+                *mut ffi::PyObject,
+                *const *mut ffi::PyObject,
+                ffi::Py_ssize_t,
+            ) -> *mut ffi::PyObject,
+            unsafe extern "C" fn(*mut ffi::PyObject, *mut ffi::PyObject) -> *mut ffi::PyObject,
+        >(call_rust_function)
+    });
+    let raw = Box::into_raw(boxed);
+    // SAFETY: attached; on success the capsule owns `raw` and frees it in its destructor; on
+    // failure we free it here.
+    unsafe {
+        let capsule = ffi::PyCapsule_New(
+            raw.cast::<c_void>(),
+            RUST_FUNCTION_CAPSULE.as_ptr(),
+            Some(drop_rust_function),
+        );
+        let capsule = match Object::from_owned(py, capsule) {
+            Ok(capsule) => capsule,
+            Err(e) => {
+                drop(Box::from_raw(raw));
+                return Err(e);
+            }
+        };
+        // The function object holds the capsule as `self`, which keeps `def` alive.
+        Object::from_owned(
+            py,
+            ffi::PyCFunction_NewEx(&raw mut (*raw).def, capsule.as_ptr(), std::ptr::null_mut()),
+        )
+    }
+}
+
+/// `METH_FASTCALL` entry point of every Rust function.
+unsafe extern "C" fn call_rust_function(
+    capsule: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls us attached, with `capsule` our capsule and `nargs` arguments.
+    unsafe {
+        let function = ffi::PyCapsule_GetPointer(capsule, RUST_FUNCTION_CAPSULE.as_ptr())
+            .cast::<RustFunction>();
+        let name = if function.is_null() {
+            "a Rust function".to_owned()
+        } else {
+            format!("Rust function {:?}", (*function).name)
+        };
+        trampoline(&name, std::ptr::null_mut(), |py| {
+            if function.is_null() {
+                return Err(py.take_error());
+            }
+            let args = std::slice::from_raw_parts(args, nargs as usize)
+                .iter()
+                .map(|&arg| Object::from_borrowed(py, arg)?.to_value())
+                .collect::<Result<Vec<_>>>()?;
+            let result = ((*function).f)(py, args)?;
+            Ok(value::to_object(py, &result)?.into_ptr())
+        })
+    }
+}
+
+/// Capsule destructor: frees the closure.
+unsafe extern "C" fn drop_rust_function(capsule: *mut ffi::PyObject) {
+    // SAFETY: CPython calls destructors attached, with our capsule.
+    unsafe {
+        let raw = ffi::PyCapsule_GetPointer(capsule, RUST_FUNCTION_CAPSULE.as_ptr());
+        trampoline_unraisable("a Rust function's destructor", || {
+            if !raw.is_null() {
+                drop(Box::from_raw(raw.cast::<RustFunction>()));
+            }
+        });
+    }
+}

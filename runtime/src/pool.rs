@@ -1,0 +1,231 @@
+//! [`Pool`]: N pre-started interpreters taking tasks from one queue.
+
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::error::Result;
+use crate::interpreter::{InterpreterConfig, Target, Worker, spawn_worker};
+use crate::marker::Python;
+use crate::runtime::Runtime;
+use crate::task::{self, Envelope, Task, lock};
+use crate::value::Value;
+
+/// How to build a [`Pool`]. Build it from [`PoolConfig::default`] and the setters.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Number of interpreters (default: the number of cores).
+    pub workers: Option<usize>,
+    /// Code each interpreter runs once when it starts (e.g. imports); a failure fails
+    /// [`Pool::with_config`].
+    pub setup: Option<String>,
+    /// Configuration of every interpreter.
+    pub interpreter: InterpreterConfig,
+}
+
+impl PoolConfig {
+    /// Sets the number of interpreters.
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = Some(workers);
+        self
+    }
+
+    /// Sets the per-interpreter set-up code.
+    pub fn setup(mut self, setup: impl Into<Option<String>>) -> Self {
+        self.setup = setup.into();
+        self
+    }
+
+    /// Sets the configuration of every interpreter.
+    pub fn interpreter(mut self, config: InterpreterConfig) -> Self {
+        self.interpreter = config;
+        self
+    }
+}
+
+/// The number of cores available to this process (at least 1).
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// A fixed set of pre-started own-GIL interpreters, each on its own thread, sharing one task
+/// queue: tasks run in parallel, one per interpreter at a time.
+///
+/// A task's failure (exception, panic, timeout) fails only its [`Task`]; the worker goes on.
+/// [`close`](Self::close) (or dropping the pool) stops accepting tasks, lets the queued ones
+/// finish, and destroys the interpreters.
+///
+/// Waiting, from a pool worker, for tasks of the same pool can deadlock once every worker is
+/// waiting; use a separate pool for nested work.
+pub struct Pool {
+    jobs: Mutex<Option<Sender<Envelope>>>,
+    /// The queue's receiving end, kept to drain it in [`terminate`](Self::terminate).
+    queue: Receiver<Envelope>,
+    workers: Vec<Arc<Worker>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    runners: Arc<[ThreadId]>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("workers", &self.workers.len())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// A pool of `workers` interpreters (0 means the number of cores).
+    pub fn new(runtime: &Runtime, workers: usize) -> Result<Pool> {
+        let mut config = PoolConfig::default();
+        if workers > 0 {
+            config = config.workers(workers);
+        }
+        Pool::with_config(runtime, config)
+    }
+
+    /// A pool built from `config`; returns once every interpreter is ready (set up in
+    /// parallel).
+    pub fn with_config(runtime: &Runtime, config: PoolConfig) -> Result<Pool> {
+        let count = config.workers.unwrap_or_else(default_workers).max(1);
+        let (jobs, receiver) = crossbeam_channel::unbounded();
+        let mut starting = Vec::with_capacity(count);
+        let mut failure = None;
+        for i in 0..count {
+            let mut interp = config.interpreter.clone();
+            if interp.thread_name.is_none() {
+                interp.thread_name = Some(format!("subinterp-pool-{i}"));
+            }
+            match spawn_worker(runtime, &interp, config.setup.clone(), receiver.clone()) {
+                Ok(s) => starting.push(s),
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        let mut workers = Vec::with_capacity(count);
+        let mut threads = Vec::with_capacity(count);
+        for s in starting {
+            match s.ready() {
+                Ok((worker, thread)) => {
+                    workers.push(worker);
+                    threads.push(thread);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        let runners = workers.iter().map(|w| w.thread).collect();
+        let pool = Pool {
+            jobs: Mutex::new(Some(jobs)),
+            queue: receiver,
+            workers,
+            threads: Mutex::new(threads),
+            runners,
+        };
+        match failure {
+            None => Ok(pool),
+            Some(e) => Err(e), // Dropping `pool` ends the workers that did start.
+        }
+    }
+
+    /// Number of interpreters.
+    pub fn workers(&self) -> usize {
+        self.workers.len()
+    }
+
+    /// The ids of the pool's interpreters.
+    pub fn interpreter_ids(&self) -> Vec<i64> {
+        self.workers.iter().map(|w| w.id).collect()
+    }
+
+    /// Queues a call of `target` (`"module:function"`) with `args` on the next free
+    /// interpreter.
+    pub fn submit(&self, target: &str, args: Vec<Value>) -> Task<Value> {
+        match Target::parse(target) {
+            Ok(target) => self.submit_target(target, args),
+            Err(e) => Task::failed(e),
+        }
+    }
+
+    /// Queues a call of a parsed target.
+    pub(crate) fn submit_target(&self, target: Target, args: Vec<Value>) -> Task<Value> {
+        self.submit_with(move |py| target.call(py, &args))
+    }
+
+    /// Queues `f` to run attached to the next free interpreter.
+    pub fn submit_with<R, F>(&self, f: F) -> Task<R>
+    where
+        F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (envelope, task) = task::job(f, Arc::clone(&self.runners), "pool");
+        if let Some(jobs) = &*lock(&self.jobs) {
+            let _ = jobs.send(envelope);
+        } // Else the dropped envelope fails the task with `Error::Closed`.
+        task
+    }
+
+    /// Calls `target` once per argument list, in parallel, and returns the results in the
+    /// order of `args`; the first failure (in that order) is returned instead.
+    pub fn map<I>(&self, target: &str, args: I) -> Result<Vec<Value>>
+    where
+        I: IntoIterator<Item = Vec<Value>>,
+    {
+        let target = Target::parse(target)?;
+        let tasks: Vec<_> = args
+            .into_iter()
+            .map(|args| self.submit_target(target.clone(), args))
+            .collect();
+        tasks.into_iter().map(Task::wait).collect()
+    }
+
+    /// Stops accepting tasks (they fail with [`Error::Closed`](crate::Error::Closed)), waits for the queued ones,
+    /// and destroys the interpreters. Idempotent.
+    pub fn close(&self) {
+        drop(lock(&self.jobs).take());
+        let threads = std::mem::take(&mut *lock(&self.threads));
+        let me = std::thread::current().id();
+        for thread in threads {
+            // A worker closing its own pool cannot wait for itself; it ends after its job.
+            if thread.thread().id() != me {
+                let _ = thread.join();
+            }
+        }
+    }
+
+    /// Stops the pool now: queued tasks fail with [`Error::Closed`](crate::Error::Closed),
+    /// running ones are interrupted, then the interpreters are destroyed. Used for pools whose
+    /// owner is going away (the interpreter that created them from Python, or the runtime).
+    pub fn terminate(&self) {
+        drop(lock(&self.jobs).take());
+        while let Ok(envelope) = self.queue.try_recv() {
+            drop(envelope); // Fails its task with `Error::Closed`.
+        }
+        for worker in &self.workers {
+            worker.interrupt(None);
+        }
+        self.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.jobs).is_none()
+    }
+
+    /// Whether the current thread is one of this pool's workers.
+    pub(crate) fn is_worker_thread(&self) -> bool {
+        self.runners.contains(&std::thread::current().id())
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

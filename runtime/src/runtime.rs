@@ -1,0 +1,495 @@
+//! [`Runtime`]: CPython, initialised once per process, and the main interpreter.
+
+use std::ffi::{CStr, CString};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::ThreadId;
+
+use cpython_sys as ffi;
+
+use crate::error::{Error, Result};
+use crate::marker::Python;
+use crate::object::Object;
+use crate::pool::Pool;
+use crate::task::lock;
+
+/// The CPython prefix this crate was built against: the default Python home.
+pub const DEFAULT_PYTHON_HOME: &str = env!("SUBINTERP_PYTHON_HOME");
+
+/// The version of that CPython, e.g. `3.13.5`.
+pub const PYTHON_VERSION: &str = env!("SUBINTERP_PYTHON_VERSION");
+
+/// Where the process is in CPython's one life.
+enum Phase {
+    Uninitialized,
+    Running(Runtime),
+    ShutDown,
+}
+
+static PHASE: Mutex<Phase> = Mutex::new(Phase::Uninitialized);
+
+/// How to start CPython. Build it from [`RuntimeConfig::default`] and the setters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RuntimeConfig {
+    /// The Python home (prefix holding `lib/python3.13`); default [`DEFAULT_PYTHON_HOME`].
+    pub home: PathBuf,
+    /// Ignore `PYTHON*` environment variables and the user site directory, as `python -I`
+    /// does (default `true`: an embedded runtime should not depend on the environment).
+    pub isolated: bool,
+    /// Install Python's signal handlers, so that Ctrl-C raises `KeyboardInterrupt` in the
+    /// main interpreter (default `false`: a library should leave signals to its program).
+    pub install_signal_handlers: bool,
+    /// `sys.argv` (default: `[""]`).
+    pub argv: Vec<String>,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            home: PathBuf::from(DEFAULT_PYTHON_HOME),
+            isolated: true,
+            install_signal_handlers: false,
+            argv: Vec::new(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// Sets the Python home.
+    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+        self.home = home.into();
+        self
+    }
+
+    /// Sets whether the environment is ignored.
+    pub fn isolated(mut self, isolated: bool) -> Self {
+        self.isolated = isolated;
+        self
+    }
+
+    /// Sets whether Python installs its signal handlers.
+    pub fn install_signal_handlers(mut self, install: bool) -> Self {
+        self.install_signal_handlers = install;
+        self
+    }
+
+    /// Sets `sys.argv`.
+    pub fn argv(mut self, argv: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.argv = argv.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// The process's CPython: initialised once by [`Runtime::init`], shut down once by
+/// [`Runtime::shutdown`]. A cheap, `Clone`, `Send + Sync` handle.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("main_thread", &self.shared.main_thread)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    /// The thread that initialised CPython: the only one that may use the main interpreter.
+    main_thread: ThreadId,
+    /// The main thread's (detached) thread state, as an address.
+    main_tstate: usize,
+    /// Interpreters alive, and whether new ones are refused.
+    lifecycle: Mutex<Lifecycle>,
+    lifecycle_changed: Condvar,
+    /// The pool behind `csp.map`, created on first use.
+    default_pool: Mutex<Option<Arc<Pool>>>,
+}
+
+struct Lifecycle {
+    live: usize,
+    closed: bool,
+}
+
+/// Counts one live interpreter; dropped when it has been destroyed.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    runtime: Runtime,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let shared = &self.runtime.shared;
+        lock(&shared.lifecycle).live -= 1;
+        shared.lifecycle_changed.notify_all();
+    }
+}
+
+impl Runtime {
+    /// Initialises CPython from `config` on the calling thread, which becomes CPython's main
+    /// thread (signals are delivered there), then detaches from the main interpreter so that
+    /// interpreters on other threads can run.
+    ///
+    /// A second call — also after [`shutdown`](Self::shutdown), or when something else already
+    /// initialised CPython in this process — is [`Error::AlreadyInitialized`].
+    pub fn init(config: RuntimeConfig) -> Result<Runtime> {
+        let mut phase = lock(&PHASE);
+        if !matches!(*phase, Phase::Uninitialized) {
+            return Err(Error::AlreadyInitialized);
+        }
+        // SAFETY: `Py_IsInitialized` may be called at any time.
+        if unsafe { ffi::Py_IsInitialized() } != 0 {
+            return Err(Error::AlreadyInitialized);
+        }
+        // SAFETY: CPython is not initialised and `PHASE` keeps anyone else from starting it
+        // concurrently; the tstate returned by `PyEval_SaveThread` is the main thread's.
+        let main_tstate = unsafe {
+            start(&config)?;
+            ffi::PyEval_SaveThread()
+        };
+        let runtime = Runtime {
+            shared: Arc::new(Shared {
+                main_thread: std::thread::current().id(),
+                main_tstate: main_tstate as usize,
+                lifecycle: Mutex::new(Lifecycle {
+                    live: 0,
+                    closed: false,
+                }),
+                lifecycle_changed: Condvar::new(),
+                default_pool: Mutex::new(None),
+            }),
+        };
+        *phase = Phase::Running(runtime.clone());
+        Ok(runtime)
+    }
+
+    /// The runtime of this process, if it is running.
+    pub fn current() -> Result<Runtime> {
+        match &*lock(&PHASE) {
+            Phase::Uninitialized => Err(Error::NotInitialized),
+            Phase::Running(runtime) => Ok(runtime.clone()),
+            Phase::ShutDown => Err(Error::ShutDown),
+        }
+    }
+
+    /// Whether the calling thread is the one that initialised the runtime.
+    pub fn is_main_thread(&self) -> bool {
+        std::thread::current().id() == self.shared.main_thread
+    }
+
+    /// Runs `f` attached to the main interpreter. Only the thread that called
+    /// [`init`](Self::init) may do this ([`Error::WrongThread`] otherwise); use an
+    /// [`Interpreter`](crate::Interpreter) to run Python from other threads.
+    pub fn with_main<R>(&self, f: impl FnOnce(Python<'_>) -> R) -> Result<R> {
+        self.check_running()?;
+        if !self.is_main_thread() {
+            return Err(Error::WrongThread(format!(
+                "the main interpreter is only usable from the thread that called Runtime::init \
+                 ({:?}), not from {:?}; run the code in an Interpreter instead",
+                self.shared.main_thread,
+                std::thread::current().id()
+            )));
+        }
+        let main = self.shared.main_tstate as *mut ffi::PyThreadState;
+        // SAFETY: on the main thread; we attach its own thread state unless it is already
+        // attached (a nested call), and detach again after `f`, also when `f` panics.
+        unsafe {
+            let current = ffi::PyThreadState_GetUnchecked();
+            if current == main {
+                return Ok(f(Python::assume_attached()));
+            }
+            if !current.is_null() {
+                return Err(Error::WrongThread(
+                    "this thread is attached to another interpreter".into(),
+                ));
+            }
+            ffi::PyEval_RestoreThread(main);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                f(Python::assume_attached())
+            }));
+            ffi::PyEval_SaveThread();
+            match result {
+                Ok(value) => Ok(value),
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        }
+    }
+
+    /// Runs the script at `path` as `__main__` in the main interpreter, like `python SCRIPT
+    /// ARGS`: `sys.argv` is `[path, *args]` and the script's directory is prepended to
+    /// `sys.path`. Returns the exit status: 0, the `SystemExit` code, or 1 after printing the
+    /// traceback of an uncaught exception (130 for `KeyboardInterrupt`).
+    pub fn run_script(&self, path: &Path, args: &[String]) -> Result<i32> {
+        let path_str = path.to_string_lossy().into_owned();
+        let dir = std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .unwrap_or_else(|| PathBuf::from("."));
+        self.with_main(|py| -> Result<i32> {
+            let argv: Vec<_> = std::iter::once(path_str.clone())
+                .chain(args.iter().cloned())
+                .collect();
+            set_sys_list(py, c"argv", &argv, false)?;
+            set_sys_list(py, c"path", &[dir.to_string_lossy().into_owned()], true)?;
+            let run_path = py.import("runpy")?.getattr("run_path")?;
+            let kwargs = py.eval("{'run_name': '__main__'}")?;
+            let args = py.object(&crate::Value::Tuple(vec![path_str.clone().into()]))?;
+            // SAFETY: attached; live arguments; the result is a new reference or NULL.
+            let result =
+                unsafe { ffi::PyObject_Call(run_path.as_ptr(), args.as_ptr(), kwargs.as_ptr()) };
+            // SAFETY: attached; a NULL result means an exception is set.
+            Ok(unsafe { exit_status(py, result) })
+        })?
+    }
+
+    /// Finalises CPython. Must run on the thread that called [`init`](Self::init), outside
+    /// [`with_main`](Self::with_main), after every [`Interpreter`](crate::Interpreter) and
+    /// [`Pool`] has been dropped ([`Error::InterpretersAlive`] otherwise, and the runtime stays
+    /// usable). Pools created from Python (`csp.Pool`, `csp.map`) and not closed are terminated
+    /// here: their queued tasks fail and running ones are interrupted.
+    ///
+    /// Afterwards every use of the runtime is [`Error::ShutDown`].
+    pub fn shutdown(&self) -> Result<()> {
+        self.check_running()?;
+        if !self.is_main_thread() {
+            return Err(Error::WrongThread(
+                "Runtime::shutdown must run on the thread that called Runtime::init".into(),
+            ));
+        }
+        // SAFETY: reading this thread's current thread state.
+        if !unsafe { ffi::PyThreadState_GetUnchecked() }.is_null() {
+            return Err(Error::WrongThread(
+                "Runtime::shutdown cannot run inside with_main or an interpreter".into(),
+            ));
+        }
+        let default_pool = lock(&self.shared.default_pool).take();
+        if let Some(pool) = default_pool {
+            pool.terminate();
+        }
+        crate::module::terminate_pools_of(0);
+        {
+            let mut lifecycle = lock(&self.shared.lifecycle);
+            if lifecycle.live > 0 {
+                return Err(Error::InterpretersAlive(lifecycle.live));
+            }
+            lifecycle.closed = true;
+        }
+        *lock(&PHASE) = Phase::ShutDown;
+        // SAFETY: on the main thread, detached, with no other interpreter alive; attach the
+        // main thread state and finalise. Nothing touches CPython afterwards (`PHASE`).
+        unsafe {
+            ffi::PyEval_RestoreThread(self.shared.main_tstate as *mut ffi::PyThreadState);
+            if ffi::Py_FinalizeEx() < 0 {
+                return Err(Error::Startup(
+                    "Py_FinalizeEx failed to flush buffered data".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_running(&self) -> Result<()> {
+        match &*lock(&PHASE) {
+            Phase::Running(runtime) if Arc::ptr_eq(&runtime.shared, &self.shared) => Ok(()),
+            Phase::ShutDown => Err(Error::ShutDown),
+            _ => Err(Error::NotInitialized),
+        }
+    }
+
+    /// Registers one more interpreter; refused once shutdown has begun.
+    pub(crate) fn lease(&self) -> Result<Lease> {
+        let mut lifecycle = lock(&self.shared.lifecycle);
+        if lifecycle.closed {
+            return Err(Error::ShutDown);
+        }
+        lifecycle.live += 1;
+        Ok(Lease {
+            runtime: self.clone(),
+        })
+    }
+
+    /// Number of interpreters (besides the main one) alive now.
+    pub fn live_interpreters(&self) -> usize {
+        lock(&self.shared.lifecycle).live
+    }
+
+    /// Whether the current thread is a worker of the pool behind `csp.map`.
+    pub(crate) fn is_default_pool_worker(&self) -> bool {
+        lock(&self.shared.default_pool)
+            .as_ref()
+            .is_some_and(|pool| pool.is_worker_thread())
+    }
+
+    /// The pool behind `csp.map`, created with `setup` on first use.
+    pub(crate) fn default_pool(&self, setup: Option<String>) -> Result<Arc<Pool>> {
+        let mut slot = lock(&self.shared.default_pool);
+        if let Some(pool) = &*slot {
+            return Ok(Arc::clone(pool));
+        }
+        let pool = Arc::new(Pool::with_config(
+            self,
+            crate::PoolConfig::default().setup(setup),
+        )?);
+        *slot = Some(Arc::clone(&pool));
+        Ok(pool)
+    }
+}
+
+/// `Py_InitializeFromConfig` with the `csp` module registered.
+///
+/// # Safety
+/// CPython is not initialised and nobody else initialises it concurrently.
+unsafe fn start(config: &RuntimeConfig) -> Result<()> {
+    // SAFETY: before initialisation; the name and init function are 'static.
+    if unsafe { ffi::PyImport_AppendInittab(c"csp".as_ptr(), Some(crate::module::PyInit_csp)) } != 0
+    {
+        return Err(Error::Startup("could not register the csp module".into()));
+    }
+    let mut raw = std::mem::MaybeUninit::<ffi::PyConfig>::uninit();
+    // SAFETY: the config is initialised by `PyConfig_Init*Config` before any other use and
+    // cleared on every path; strings are copied by CPython.
+    unsafe {
+        if config.isolated {
+            ffi::PyConfig_InitIsolatedConfig(raw.as_mut_ptr());
+        } else {
+            ffi::PyConfig_InitPythonConfig(raw.as_mut_ptr());
+        }
+        let mut py_config = raw.assume_init();
+        let result = (|| {
+            py_config.install_signal_handlers = config.install_signal_handlers.into();
+            py_config.parse_argv = 0;
+            let home = cstring(&config.home.to_string_lossy())?;
+            check(ffi::PyConfig_SetBytesString(
+                &mut py_config,
+                &mut py_config.home,
+                home.as_ptr(),
+            ))?;
+            // `sys.executable` is the real interpreter, so that `subprocess`,
+            // `multiprocessing` (spawn) and `venv` start Python, not this program.
+            let executable = config.home.join("bin").join("python3");
+            if executable.exists() {
+                let executable = cstring(&executable.to_string_lossy())?;
+                check(ffi::PyConfig_SetBytesString(
+                    &mut py_config,
+                    &mut py_config.executable,
+                    executable.as_ptr(),
+                ))?;
+            }
+            let argv = if config.argv.is_empty() {
+                vec![String::new()]
+            } else {
+                config.argv.clone()
+            };
+            let argv = argv
+                .iter()
+                .map(|a| cstring(a))
+                .collect::<Result<Vec<_>>>()?;
+            let mut ptrs: Vec<*mut std::ffi::c_char> =
+                argv.iter().map(|a| a.as_ptr().cast_mut()).collect();
+            check(ffi::PyConfig_SetBytesArgv(
+                &mut py_config,
+                ptrs.len() as isize,
+                ptrs.as_mut_ptr(),
+            ))?;
+            check(ffi::Py_InitializeFromConfig(&py_config))
+        })();
+        ffi::PyConfig_Clear(&mut py_config);
+        result
+    }
+}
+
+fn cstring(s: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::Startup(format!("{s:?} contains a NUL character")))
+}
+
+/// A `PyStatus` as a `Result`.
+fn check(status: ffi::PyStatus) -> Result<()> {
+    // SAFETY: `PyStatus_Exception` only reads the struct; `err_msg` is a static C string or
+    // NULL, `func` likewise.
+    unsafe {
+        if ffi::PyStatus_Exception(status) == 0 {
+            return Ok(());
+        }
+        let message = |p: *const std::ffi::c_char| {
+            (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+        };
+        let mut text = message(status.err_msg).unwrap_or_else(|| "unknown error".into());
+        if let Some(func) = message(status.func) {
+            text = format!("{func}: {text}");
+        }
+        if ffi::PyStatus_IsExit(status) != 0 {
+            text = format!("{text} (exit code {})", status.exitcode);
+        }
+        Err(Error::Startup(text))
+    }
+}
+
+/// Sets `sys.<name>` to a list of `items`, or (with `prepend`) inserts them at its front.
+fn set_sys_list(py: Python<'_>, name: &CStr, items: &[String], prepend: bool) -> Result<()> {
+    // SAFETY: attached; `PySys_GetObject` returns a borrowed reference or NULL; the list
+    // calls take their own references; new references are owned by `Object`s.
+    unsafe {
+        if prepend {
+            let list = ffi::PySys_GetObject(name.as_ptr());
+            if list.is_null() || ffi::PyList_Check(list) == 0 {
+                return Ok(());
+            }
+            for (i, item) in items.iter().enumerate() {
+                let item = py.object(&item.as_str().into())?;
+                if ffi::PyList_Insert(list, i as isize, item.as_ptr()) < 0 {
+                    return Err(py.take_error());
+                }
+            }
+            return Ok(());
+        }
+        let list = Object::from_owned(py, ffi::PyList_New(0))?;
+        for item in items {
+            let item = py.object(&item.as_str().into())?;
+            if ffi::PyList_Append(list.as_ptr(), item.as_ptr()) < 0 {
+                return Err(py.take_error());
+            }
+        }
+        if ffi::PySys_SetObject(name.as_ptr(), list.as_ptr()) < 0 {
+            return Err(py.take_error());
+        }
+        Ok(())
+    }
+}
+
+/// The exit status for the outcome of running a script, as `python` computes it; prints the
+/// traceback of an uncaught exception.
+///
+/// # Safety
+/// Attached; `result` is a new reference, or NULL with an exception set.
+unsafe fn exit_status(py: Python<'_>, result: *mut ffi::PyObject) -> i32 {
+    // SAFETY: forwarded from the caller; every object is owned by an `Object`.
+    unsafe {
+        if let Some(result) = Object::from_owned_opt(py, result) {
+            drop(result);
+            return 0;
+        }
+        if ffi::PyErr_ExceptionMatches(ffi::PyExc_SystemExit) == 0 {
+            let interrupted = ffi::PyErr_ExceptionMatches(ffi::PyExc_KeyboardInterrupt) != 0;
+            ffi::PyErr_Print();
+            return if interrupted { 130 } else { 1 };
+        }
+        let exc = Object::from_owned_opt(py, ffi::PyErr_GetRaisedException());
+        let code = exc.and_then(|exc| exc.getattr("code").ok());
+        match code {
+            None => 0,
+            Some(code) if code.is_none() => 0,
+            Some(code) => match code.to_value().ok().and_then(|v| v.as_i64()) {
+                Some(n) => n as i32,
+                None => {
+                    // `sys.exit("message")`: print the message, exit 1.
+                    let text = code.str().unwrap_or_default();
+                    ffi::PyErr_Clear();
+                    eprintln!("{text}");
+                    1
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `csp.SharedBytes`: a read-only buffer object over shared Rust memory, so that large `bytes`
+//! cross between interpreters without a copy.
+//!
+//! The type is a heap type created per interpreter with `PyType_FromSpec` and kept in that
+//! interpreter's state dict (`PyInterpreterState_GetDict`), never in a process-global static.
+//! Instances own an `Arc<[u8]>`; converting one back to a [`Value`](crate::Value) clones the
+//! `Arc`, so the same allocation can travel through any number of interpreters.
+//!
+//! It supports the buffer protocol (read-only, so `memoryview`, `bytes(x)`, `hashlib`,
+//! `file.write`, `b"".join` and the like accept it), `len()`, `==` with any bytes-like object,
+//! and `hash()` equal to that of the same `bytes`.
+
+use std::ffi::{CStr, c_int, c_void};
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+
+use cpython_sys as ffi;
+
+use crate::error::Result;
+use crate::marker::Python;
+use crate::object::{Object, trampoline, trampoline_unraisable};
+
+/// Key of the type in the interpreter's state dict.
+const TYPE_KEY: &CStr = c"subinterp.SharedBytes";
+
+/// The instance layout.
+#[repr(C)]
+struct SharedBytesObject {
+    ob_base: ffi::PyObject,
+    data: ManuallyDrop<Arc<[u8]>>,
+    /// `hash(bytes(self))` once computed, else -1.
+    hash: ffi::Py_hash_t,
+}
+
+/// Methods; CPython keeps a pointer to this table in the type, so it must be `static`.
+static mut METHODS: [ffi::PyMethodDef; 2] = [
+    ffi::PyMethodDef {
+        ml_name: c"__bytes__".as_ptr(),
+        ml_meth: Some(to_bytes),
+        ml_flags: ffi::METH_NOARGS,
+        ml_doc: c"A copy of the data as `bytes`.".as_ptr(),
+    },
+    ffi::PyMethodDef {
+        ml_name: std::ptr::null(),
+        ml_meth: None,
+        ml_flags: 0,
+        ml_doc: std::ptr::null(),
+    },
+];
+
+/// A new `SharedBytes` over `data`, in `py`'s interpreter.
+pub(crate) fn new<'py>(py: Python<'py>, data: Arc<[u8]>) -> Result<Object<'py>> {
+    let ty = type_object(py)?;
+    // SAFETY: attached; `ty` is our heap type, whose instances have `SharedBytesObject`'s
+    // layout; `PyType_GenericAlloc` returns zeroed memory (and a type reference) that we
+    // initialise before anyone sees the object.
+    unsafe {
+        let obj = Object::from_owned(py, ffi::PyType_GenericAlloc(ty.as_ptr().cast(), 0))?;
+        let raw = obj.as_ptr().cast::<SharedBytesObject>();
+        std::ptr::write(&raw mut (*raw).data, ManuallyDrop::new(data));
+        (*raw).hash = -1;
+        Ok(obj)
+    }
+}
+
+/// The shared data of `obj` if it is a `SharedBytes` (of any interpreter's type object).
+pub(crate) fn arc_of(obj: &Object<'_>) -> Option<Arc<[u8]>> {
+    // SAFETY: attached; every instance of a type whose dealloc is ours has our layout.
+    unsafe {
+        let ty = ffi::Py_TYPE(obj.as_ptr());
+        let dealloc_slot = ffi::PyType_GetSlot(ty, ffi::Py_tp_dealloc);
+        if dealloc_slot != dealloc as *mut c_void {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(Arc::clone(
+            &(*obj.as_ptr().cast::<SharedBytesObject>()).data,
+        ))
+    }
+}
+
+/// This interpreter's `SharedBytes` type, created on first use.
+pub(crate) fn type_object(py: Python<'_>) -> Result<Object<'_>> {
+    // SAFETY: attached; `PyInterpreterState_GetDict` returns a borrowed dict (or NULL);
+    // `GetItemStringRef` gives a new reference; the spec outlives the `PyType_FromSpec` call and
+    // points only at static data (name, methods).
+    unsafe {
+        let dict = ffi::PyInterpreterState_GetDict(ffi::PyInterpreterState_Get());
+        if dict.is_null() {
+            ffi::PyErr_SetString(
+                ffi::PyExc_SystemError,
+                c"this interpreter has no state dict".as_ptr(),
+            );
+            return Err(py.take_error());
+        }
+        let mut found = std::ptr::null_mut();
+        match ffi::PyDict_GetItemStringRef(dict, TYPE_KEY.as_ptr(), &mut found) {
+            1 => return Object::from_owned(py, found),
+            0 => {}
+            _ => return Err(py.take_error()),
+        }
+        let mut slots = [
+            slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
+            slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void),
+            slot(ffi::Py_sq_length, length as *mut c_void),
+            slot(ffi::Py_tp_hash, hash as *mut c_void),
+            slot(ffi::Py_tp_richcompare, richcompare as *mut c_void),
+            slot(ffi::Py_tp_repr, repr as *mut c_void),
+            slot(ffi::Py_tp_methods, (&raw mut METHODS).cast()),
+            slot(
+                ffi::Py_tp_doc,
+                c"A read-only bytes-like buffer over memory shared between interpreters (large \
+                  bytes arrive as this, without a copy). Use it wherever a bytes-like object is \
+                  accepted; bytes(x) makes a copy."
+                    .as_ptr()
+                    .cast_mut()
+                    .cast(),
+            ),
+            slot(0, std::ptr::null_mut()),
+        ];
+        let mut spec = ffi::PyType_Spec {
+            name: c"csp.SharedBytes".as_ptr(),
+            basicsize: size_of::<SharedBytesObject>() as c_int,
+            itemsize: 0,
+            flags: (ffi::Py_TPFLAGS_DEFAULT
+                | ffi::Py_TPFLAGS_IMMUTABLETYPE
+                | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as u32,
+            slots: slots.as_mut_ptr(),
+        };
+        let ty = Object::from_owned(py, ffi::PyType_FromSpec(&mut spec))?;
+        if ffi::PyDict_SetItemString(dict, TYPE_KEY.as_ptr(), ty.as_ptr()) < 0 {
+            return Err(py.take_error());
+        }
+        Ok(ty)
+    }
+}
+
+fn slot(slot: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
+    ffi::PyType_Slot { slot, pfunc }
+}
+
+/// The data of a `SharedBytes`.
+///
+/// # Safety
+/// `obj` is a live `SharedBytes` and stays alive while the slice is used.
+unsafe fn data<'a>(obj: *mut ffi::PyObject) -> &'a [u8] {
+    // SAFETY: forwarded from the caller.
+    unsafe { &(*obj.cast::<SharedBytesObject>()).data }
+}
+
+unsafe extern "C" fn dealloc(obj: *mut ffi::PyObject) {
+    // SAFETY: CPython calls dealloc attached, once, with our instance; a heap type's instance
+    // holds a reference to its type, released after the memory is freed.
+    unsafe {
+        trampoline_unraisable("SharedBytes.__del__", || {
+            let ty = ffi::Py_TYPE(obj);
+            ManuallyDrop::drop(&mut (*obj.cast::<SharedBytesObject>()).data);
+            ffi::PyObject_Free(obj.cast());
+            ffi::Py_DECREF(ty.cast());
+        });
+    }
+}
+
+unsafe extern "C" fn getbuffer(
+    obj: *mut ffi::PyObject,
+    view: *mut ffi::Py_buffer,
+    flags: c_int,
+) -> c_int {
+    // SAFETY: CPython calls us attached with a live instance and a view to fill;
+    // `PyBuffer_FillInfo` refuses writable requests (BufferError) and takes a reference to
+    // `obj`, which keeps the data alive while the view exists.
+    unsafe {
+        trampoline("SharedBytes buffer", -1, |_py| {
+            let data = data(obj);
+            Ok(ffi::PyBuffer_FillInfo(
+                view,
+                obj,
+                data.as_ptr().cast_mut().cast(),
+                data.len() as ffi::Py_ssize_t,
+                1,
+                flags,
+            ))
+        })
+    }
+}
+
+unsafe extern "C" fn length(obj: *mut ffi::PyObject) -> ffi::Py_ssize_t {
+    // SAFETY: CPython calls us attached with a live instance.
+    unsafe {
+        trampoline("SharedBytes.__len__", -1, |_py| {
+            Ok(data(obj).len() as ffi::Py_ssize_t)
+        })
+    }
+}
+
+unsafe extern "C" fn hash(obj: *mut ffi::PyObject) -> ffi::Py_hash_t {
+    // SAFETY: CPython calls us attached with a live instance; the bytes copy is released.
+    unsafe {
+        trampoline("SharedBytes.__hash__", -1, |py| {
+            let raw = obj.cast::<SharedBytesObject>();
+            if (*raw).hash == -1 {
+                let data = data(obj);
+                let copy = Object::from_owned(
+                    py,
+                    ffi::PyBytes_FromStringAndSize(data.as_ptr().cast(), data.len() as isize),
+                )?;
+                let h = ffi::PyObject_Hash(copy.as_ptr());
+                if h == -1 {
+                    return Ok(-1);
+                }
+                (*raw).hash = h;
+            }
+            Ok((*raw).hash)
+        })
+    }
+}
+
+unsafe extern "C" fn richcompare(
+    obj: *mut ffi::PyObject,
+    other: *mut ffi::PyObject,
+    op: c_int,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls us attached with live objects; the view is released after use.
+    unsafe {
+        trampoline("SharedBytes comparison", std::ptr::null_mut(), |_py| {
+            if op != ffi::Py_EQ && op != ffi::Py_NE {
+                return Ok(ffi::Py_NewRef(ffi::Py_NotImplemented()));
+            }
+            let mut view = std::mem::zeroed::<ffi::Py_buffer>();
+            if ffi::PyObject_GetBuffer(other, &mut view, ffi::PyBUF_SIMPLE) < 0 {
+                ffi::PyErr_Clear();
+                return Ok(ffi::Py_NewRef(ffi::Py_NotImplemented()));
+            }
+            let theirs = std::slice::from_raw_parts(view.buf.cast::<u8>(), view.len as usize);
+            let equal = data(obj) == theirs;
+            ffi::PyBuffer_Release(&mut view);
+            Ok(ffi::PyBool_FromLong((equal == (op == ffi::Py_EQ)).into()))
+        })
+    }
+}
+
+unsafe extern "C" fn repr(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls us attached with a live instance.
+    unsafe {
+        trampoline("SharedBytes.__repr__", std::ptr::null_mut(), |py| {
+            let text = format!("<csp.SharedBytes of {} bytes>", data(obj).len());
+            Ok(py.object(&crate::Value::Str(text))?.into_ptr())
+        })
+    }
+}
+
+unsafe extern "C" fn to_bytes(
+    obj: *mut ffi::PyObject,
+    _: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls us attached with a live instance.
+    unsafe {
+        trampoline("SharedBytes.__bytes__", std::ptr::null_mut(), |_py| {
+            let data = data(obj);
+            Ok(ffi::PyBytes_FromStringAndSize(
+                data.as_ptr().cast(),
+                data.len() as isize,
+            ))
+        })
+    }
+}

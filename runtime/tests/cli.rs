@@ -1,0 +1,226 @@
+//! The `subinterp` binary: `--version`, `run SCRIPT ARGS` with Python's exit-status rules,
+//! functions of the script's `__main__` crossing to pool workers, and the example.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_subinterp");
+
+/// Writes `code` to a script in a fresh directory and runs it with `args`.
+fn run_code(name: &str, code: &str, args: &[&str]) -> Output {
+    let dir = std::env::temp_dir().join(format!("subinterp-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join(format!("{name}.py"));
+    std::fs::write(&script, code).unwrap();
+    run(&script, args)
+}
+
+fn run(script: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("run")
+        .arg(script)
+        .args(args)
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .expect("subinterp starts")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn version_names_the_python() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let version = text(&out.stdout);
+    assert!(version.starts_with("subinterp 0."), "{version}");
+    assert!(version.contains("(CPython 3.13."), "{version}");
+}
+
+#[test]
+fn run_sets_argv_and_path_like_python() {
+    let out = run_code(
+        "argv",
+        "import sys, os\n\
+         print(__name__, sys.argv[1:])\n\
+         print(sys.path[0] == os.path.dirname(os.path.realpath(__file__)))\n\
+         print(sys.executable.startswith(sys.prefix))",
+        &["a", "--flag", "-x"],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "__main__ ['a', '--flag', '-x']\nTrue\nTrue\n"
+    );
+}
+
+#[test]
+fn exit_status_follows_python() {
+    let out = run_code("exit3", "import sys\nsys.exit(3)", &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let out = run_code("exitnone", "raise SystemExit", &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = run_code("exitmsg", "import sys\nsys.exit('bad input')", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "bad input\n");
+
+    let out = run_code("raises", "def f():\n    raise ValueError('boom')\nf()", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Traceback (most recent call last):"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 2, in f"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("ValueError: boom"), "{stderr}");
+
+    let out = run_code("syntax", "x = (1,\n", &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("SyntaxError"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = run(Path::new("/no/such/script.py"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no such file"));
+}
+
+#[test]
+fn functions_of_the_main_script_cross_to_workers() {
+    let out = run_code(
+        "mainfuncs",
+        "import csp, sys\n\
+         print('imported as', __name__, file=sys.stderr)\n\
+         def square(x):\n    return x * x\n\
+         class Shapes:\n    @staticmethod\n    def area(w, h):\n        return w * h\n\
+         def nested(x):\n    return sum(csp.map(abs, [x, -x]))\n\
+         if __name__ == '__main__':\n\
+         \x20   with csp.Pool(2) as pool:\n\
+         \x20       print(pool.map(square, range(6)))\n\
+         \x20       print(pool.submit(Shapes.area, 3, 4).result())\n\
+         \x20       print(all(i > 0 for i in pool.starmap(csp.current_interpreter, [()] * 4)))\n\
+         \x20   print(csp.map(square, [7]))\n\
+         \x20   print(csp.map(nested, [1, 2]))\n",
+        &[],
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        text(&out.stdout),
+        "[0, 1, 4, 9, 16, 25]\n12\nTrue\n[49]\n[2, 4]\n"
+    );
+    assert!(stderr.contains("imported as __main__"), "{stderr}");
+    assert!(
+        stderr.contains("imported as __mp_main__"),
+        "workers import the script under __mp_main__: {stderr}"
+    );
+}
+
+#[test]
+fn a_pool_created_without_the_main_guard_is_a_clear_error() {
+    let out = run_code(
+        "noguard",
+        "import csp\n\
+         def f(x):\n    return x\n\
+         print(csp.Pool(1).submit(f, 1).result())\n",
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("if __name__ == '__main__'"), "{stderr}");
+}
+
+#[test]
+fn the_primes_example_counts_on_all_cores() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/primes.py");
+    let out = run(&example, &["2000000"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(text(&out.stdout), "primes below 2000000: 148933\n");
+    let cores = subinterp::default_workers();
+    assert!(
+        stderr.starts_with(&format!("{cores} workers, ")),
+        "{stderr}"
+    );
+    eprintln!("{stderr}");
+}
+
+#[test]
+fn the_benchmark_script_runs_every_variant() {
+    // `--quick` measures nothing; it keeps `cargo xtask bench` from rotting.
+    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/bench.py");
+    let out = run(&bench, &["--quick", "--json", "--max-workers", "2"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for key in [
+        "\"subinterp\"",
+        "\"threads\"",
+        "\"multiprocessing\"",
+        "\"_interpreters\"",
+        "\"ProcessPoolExecutor\"",
+        "\"ThreadPoolExecutor\"",
+        "\"speedup\"",
+    ] {
+        assert!(stdout.contains(key), "{key} missing from {stdout}");
+    }
+}
+
+#[test]
+fn ctrl_c_interrupts_a_script_waiting_on_a_pool() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::process::CommandExt;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = std::env::temp_dir().join(format!("subinterp-cli-{}-ctrlc", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("ctrlc.py");
+    std::fs::write(
+        &script,
+        "import csp, sys\n\
+         def spin(n):\n    while True: n += 1\n\
+         if __name__ == '__main__':\n\
+         \x20   with csp.Pool(2) as pool:\n\
+         \x20       tasks = [pool.submit(spin, 0) for _ in range(4)]\n\
+         \x20       print('ready', flush=True)\n\
+         \x20       tasks[0].result()\n",
+    )
+    .unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .arg("run")
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe `signal` is called; it gives the
+    // child the default SIGINT disposition even if this test runs with SIGINT ignored.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    let sent = Instant::now();
+    // SAFETY: sending a signal to our own child process.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.trim_end().ends_with("KeyboardInterrupt"), "{stderr}");
+    assert!(
+        sent.elapsed() < Duration::from_secs(20),
+        "the running tasks were interrupted, not waited for"
+    );
+}

@@ -1,0 +1,355 @@
+//! `Interpreter`: every operation, and bad input that must give a clear error and leave the
+//! interpreter usable.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Rendezvous, runtime};
+use subinterp::{Error, Interpreter, InterpreterConfig, Value};
+
+fn interp() -> Interpreter {
+    Interpreter::new(runtime()).expect("an interpreter starts")
+}
+
+#[test]
+fn exec_eval_and_state_persisting_between_calls() {
+    let i = interp();
+    i.exec("x = 20\ndef double(v):\n    return v * 2").unwrap();
+    assert_eq!(i.eval("double(x) + 2").unwrap(), Value::from(42));
+    assert_eq!(i.eval("__name__").unwrap(), Value::from("__main__"));
+    assert!(i.id() > 0, "a subinterpreter, not the main one");
+    assert_eq!(
+        i.eval("__import__('csp').current_interpreter()").unwrap(),
+        Value::from(i.id())
+    );
+}
+
+#[test]
+fn call_imports_the_module_and_walks_the_qualified_name() {
+    let i = interp();
+    assert_eq!(
+        i.call("math:factorial", vec![5.into()]).unwrap(),
+        Value::from(120)
+    );
+    assert_eq!(
+        i.call("builtins:str.upper", vec!["abc".into()]).unwrap(),
+        Value::from("ABC")
+    );
+    i.exec("class K:\n    @staticmethod\n    def twice(s): return s * 2")
+        .unwrap();
+    assert_eq!(
+        i.call("__main__:K.twice", vec!["ab".into()]).unwrap(),
+        Value::from("abab")
+    );
+}
+
+#[test]
+fn call_with_a_malformed_target_is_a_clear_error() {
+    let i = interp();
+    for target in ["math.factorial", ":f", "math:", "m:a..b"] {
+        let err = i.call(target, vec![]).unwrap_err();
+        assert!(matches!(err, Error::InvalidTarget(_)), "{target}: {err:?}");
+        assert!(err.to_string().contains("module:function"), "{err}");
+    }
+    let err = i.call("no_such_module_xyz:f", vec![]).unwrap_err();
+    assert!(err.is_python("ModuleNotFoundError"), "{err:?}");
+    let err = i.call("math:no_such_function", vec![]).unwrap_err();
+    assert!(err.is_python("AttributeError"), "{err:?}");
+}
+
+#[test]
+fn submitted_jobs_run_in_order_and_return_handles() {
+    let i = interp();
+    let tasks: Vec<_> = (0..10)
+        .map(|n| i.submit_exec(&format!("order = globals().get('order', ()) + ({n},)")))
+        .collect();
+    let last = i.submit_eval("order");
+    for task in tasks {
+        task.wait().unwrap();
+    }
+    let expected = Value::Tuple((0..10).map(Value::from).collect());
+    assert_eq!(last.wait().unwrap(), expected);
+    let call = i.submit_call("operator:add", vec![1.into(), 2.into()]);
+    assert_eq!(call.wait().unwrap(), Value::from(3));
+}
+
+#[test]
+fn with_python_gives_a_token_for_objects() {
+    let i = interp();
+    let text = i
+        .with_python(|py| {
+            let list = py.eval("[3, 1, 2]")?;
+            list.getattr("sort")?.call(&[])?;
+            list.repr()
+        })
+        .unwrap();
+    assert_eq!(text, "[3, 1, 2]".replace("3, 1, 2", "1, 2, 3"));
+}
+
+#[test]
+fn an_exception_keeps_its_type_message_and_traceback() {
+    let i = interp();
+    i.exec("def inner():\n    raise KeyError('missing')\ndef outer():\n    inner()")
+        .unwrap();
+    let err = i.exec("outer()").unwrap_err();
+    let exc = err.python().expect("a Python exception");
+    assert_eq!(exc.type_name(), "KeyError");
+    assert_eq!(exc.message(), "'missing'");
+    let tb = exc.traceback();
+    assert!(tb.starts_with("Traceback (most recent call last):"), "{tb}");
+    assert!(
+        tb.contains("line 4, in outer") && tb.contains("line 2, in inner"),
+        "{tb}"
+    );
+    assert!(tb.trim_end().ends_with("KeyError: 'missing'"), "{tb}");
+    assert_eq!(err.to_string(), tb.trim_end());
+
+    // Exceptions from modules are named with their module (builtins and __main__ are not).
+    let err = i.exec("import json\njson.loads('{')").unwrap_err();
+    assert_eq!(
+        err.python().unwrap().type_name(),
+        "json.decoder.JSONDecodeError"
+    );
+    i.exec("class Oops(Exception): pass").unwrap();
+    let err = i.exec("raise Oops('x')").unwrap_err();
+    assert_eq!(err.python().unwrap().type_name(), "Oops");
+    assert_eq!(i.eval("1 + 1").unwrap(), Value::from(2), "still usable");
+}
+
+#[test]
+fn a_syntax_error_points_at_the_line() {
+    let i = interp();
+    let err = i.exec("a = 1\nb = (2 +\nc = 3\n").unwrap_err();
+    let exc = err.python().unwrap();
+    assert_eq!(exc.type_name(), "SyntaxError");
+    assert_eq!(exc.lineno(), Some(2));
+    assert!(exc.traceback().contains("line 2"), "{}", exc.traceback());
+    assert!(exc.traceback().contains("b = (2 +"), "{}", exc.traceback());
+
+    let err = i.exec("x = = 1").unwrap_err();
+    assert_eq!(err.python().unwrap().lineno(), Some(1));
+    assert!(
+        err.to_string().contains('^'),
+        "a caret under the error: {err}"
+    );
+    assert!(i.eval("1 +").unwrap_err().is_python("SyntaxError"));
+    assert_eq!(i.eval("'ok'").unwrap(), Value::from("ok"));
+}
+
+#[test]
+fn a_non_shareable_result_is_a_type_error_naming_the_type() {
+    let i = interp();
+    for (expr, type_name) in [
+        ("[1, 2]", "list"),
+        ("{'a': 1}", "dict"),
+        ("object()", "object"),
+        ("(1, [2])", "list"),
+        ("frozenset({(1, range(2))})", "range"),
+    ] {
+        let err = i.eval(expr).unwrap_err();
+        let exc = err.python().unwrap_or_else(|| panic!("{expr}: {err:?}"));
+        assert_eq!(exc.type_name(), "TypeError", "{expr}");
+        assert!(
+            exc.message()
+                .starts_with(&format!("{type_name} is not shareable")),
+            "{expr}: {}",
+            exc.message()
+        );
+    }
+    i.exec("class MyInt(int): pass").unwrap();
+    let err = i.eval("MyInt(3)").unwrap_err();
+    assert!(
+        err.python()
+            .unwrap()
+            .message()
+            .starts_with("MyInt is not shareable"),
+        "subclasses are refused: {err}"
+    );
+    // A non-shareable argument is refused inside the interpreter as well.
+    let err = i.call("builtins:len", vec![]).unwrap_err();
+    assert!(err.is_python("TypeError"));
+    assert_eq!(i.eval("2 * 21").unwrap(), Value::from(42));
+}
+
+#[test]
+fn sys_exit_is_an_error_not_an_exit() {
+    let i = interp();
+    let err = i.exec("import sys\nsys.exit(3)").unwrap_err();
+    let exc = err.python().unwrap();
+    assert_eq!(exc.type_name(), "SystemExit");
+    assert_eq!(exc.message(), "3");
+    assert_eq!(i.eval("'alive'").unwrap(), Value::from("alive"));
+}
+
+#[test]
+fn a_timeout_stops_an_infinite_loop_and_the_interpreter_stays_usable() {
+    let i = interp();
+    let started = Instant::now();
+    let err = i
+        .submit_exec("n = 0\nwhile True:\n    n += 1")
+        .wait_timeout(Duration::from_millis(200))
+        .unwrap_err();
+    assert_eq!(err, Error::Timeout(Duration::from_millis(200)));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(i.eval("n").unwrap().as_i64().unwrap() > 0, "the loop ran");
+    assert_eq!(i.eval("'usable'").unwrap(), Value::from("usable"));
+
+    // A loop that swallows the interrupt is interrupted again until it stops.
+    let code = "stops = 0\nwhile stops < 3:\n    try:\n        while True: pass\n    except KeyboardInterrupt:\n        stops += 1";
+    let result = i.submit_exec(code).wait_timeout(Duration::from_millis(100));
+    assert_eq!(result, Ok(()), "it ended by itself after three interrupts");
+    assert_eq!(i.eval("stops").unwrap(), Value::from(3));
+
+    // A job that finishes in time returns its value; a queued one that times out never runs.
+    assert_eq!(
+        i.submit_eval("1")
+            .wait_timeout(Duration::from_secs(10))
+            .unwrap(),
+        Value::from(1)
+    );
+    let blocker = i.submit_exec("import time\ntime.sleep(0.5)");
+    let queued = i.submit_exec("never = True");
+    assert_eq!(
+        queued.wait_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout(Duration::from_millis(50)))
+    );
+    blocker.wait().unwrap();
+    assert!(i.eval("never").unwrap_err().is_python("NameError"));
+}
+
+#[test]
+fn interrupt_stops_the_running_job() {
+    let i = interp();
+    assert!(!i.interrupt(), "nothing to interrupt");
+    let task = i.submit_exec("while True: pass");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !task.interrupt() {
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::yield_now();
+    }
+    assert_eq!(task.wait(), Err(Error::Interrupted));
+    assert_eq!(i.eval("'after'").unwrap(), Value::from("after"));
+
+    let task = i.submit_exec("while True: pass");
+    while !i.interrupt() {
+        std::thread::yield_now();
+    }
+    assert_eq!(task.wait(), Err(Error::Interrupted));
+    // A late interrupt does not leak into the next job.
+    for _ in 0..20 {
+        assert_eq!(i.eval("sum(range(1000))").unwrap(), Value::from(499500));
+    }
+}
+
+#[test]
+fn a_panic_in_a_job_fails_only_that_job() {
+    let i = interp();
+    let err = i
+        .with_python(|_py| -> subinterp::Result<()> { panic!("job went wrong") })
+        .unwrap_err();
+    assert_eq!(err, Error::Panic("job went wrong".into()));
+    assert_eq!(i.eval("7").unwrap(), Value::from(7));
+}
+
+#[test]
+fn a_panic_in_rust_called_from_python_becomes_a_python_exception() {
+    let i = interp();
+    let caught = i
+        .with_python(|py| {
+            let explode = py.function("explode", |_py, args| {
+                if args.is_empty() {
+                    panic!("kaboom");
+                }
+                Ok(Value::Tuple(args))
+            })?;
+            py.main_module()?.setattr("explode", &explode)?;
+            py.exec(
+                "try:\n    explode()\nexcept RuntimeError as e:\n    caught = str(e)\nechoed = explode(1, 'a')",
+            )?;
+            Ok(())
+        })
+        .map(|()| i.eval("caught, echoed").unwrap())
+        .unwrap();
+    let caught_text = caught.as_tuple().unwrap()[0].as_str().unwrap().to_owned();
+    assert!(caught_text.contains("kaboom"), "{caught_text}");
+    assert_eq!(
+        caught.as_tuple().unwrap()[1],
+        Value::Tuple(vec![1.into(), "a".into()])
+    );
+}
+
+#[test]
+fn waiting_for_a_task_of_the_same_interpreter_is_a_deadlock_error() {
+    let i = Arc::new(interp());
+    let inner = Arc::clone(&i);
+    let err = i.with_python(move |_py| inner.eval("1")).unwrap_err();
+    assert!(matches!(err, Error::Deadlock(_)), "{err:?}");
+    assert_eq!(i.eval("2").unwrap(), Value::from(2));
+}
+
+#[test]
+fn interpreters_run_in_parallel_each_holding_its_own_gil() {
+    // Two interpreters meet while attached: with a shared GIL the second could
+    // never get there.
+    let rendezvous = Arc::new(Rendezvous::default());
+    let interps: Vec<_> = (0..2).map(|_| interp()).collect();
+    let tasks: Vec<_> = interps
+        .iter()
+        .map(|i| {
+            let rendezvous = Arc::clone(&rendezvous);
+            i.submit(move |py| {
+                // Busy Python work first, then the rendezvous without detaching.
+                py.exec("sum(range(10000))")?;
+                assert!(
+                    rendezvous.wait(2, Duration::from_secs(20)),
+                    "the other interpreter never got there: a shared GIL?"
+                );
+                Ok(py.interpreter_id())
+            })
+        })
+        .collect();
+    let ids: Vec<i64> = tasks
+        .into_iter()
+        .map(|t| t.wait_timeout(Duration::from_secs(30)).unwrap())
+        .collect();
+    assert_ne!(ids[0], ids[1]);
+}
+
+#[test]
+fn serial_mode_refuses_threads() {
+    let config = InterpreterConfig::default().serial(true);
+    let i = Interpreter::with_config(runtime(), config).unwrap();
+    let err = i
+        .exec("import threading\nthreading.Thread(target=print).start()")
+        .unwrap_err();
+    assert!(err.is_python("RuntimeError"), "{err:?}");
+    assert_eq!(i.eval("'fine'").unwrap(), Value::from("fine"));
+
+    // The default allows them.
+    let i = interp();
+    i.exec("import threading\nt = threading.Thread(target=lambda: None)\nt.start()\nt.join()")
+        .unwrap();
+    // ... but never fork.
+    let err = i.exec("import os\nos.fork()").unwrap_err();
+    assert!(err.is_python("RuntimeError"), "{err:?}");
+}
+
+#[test]
+fn tasks_outlive_a_dropped_interpreter_with_a_clear_result() {
+    let i = interp();
+    let task = i.submit_eval("sum(range(100))");
+    drop(i); // Runs the queued job, then destroys the interpreter.
+    assert_eq!(task.wait().unwrap(), Value::from(4950));
+}
+
+#[test]
+fn dropping_an_interpreter_ends_it() {
+    let i = interp();
+    assert!(runtime().live_interpreters() >= 1);
+    let id = i.id();
+    drop(i);
+    let other = interp();
+    assert_ne!(other.id(), id, "ids are not reused");
+}
