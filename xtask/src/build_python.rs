@@ -177,12 +177,7 @@ pub fn ensure_built(
     let build = Build::plan(options, &layout::patches_dir(), &layout::builds_dir())?;
     if force || !build.is_installed() {
         deps::require_for_build()?;
-        let env_source = std::env::var("CPYTHON_SOURCE").ok();
-        let source = source::resolve(
-            source_args.source.as_deref(),
-            env_source.as_deref(),
-            &layout::cache_dir(),
-        )?;
+        let source = source::resolve_from_environment(source_args.source.as_deref())?;
         let jobs = source_args
             .jobs
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));

@@ -10,12 +10,7 @@ use crate::{layout, patch, source};
 
 pub fn check(source_args: &SourceArgs) -> Result<()> {
     let patches = patch::read_series(&layout::patches_dir())?;
-    let env_source = std::env::var("CPYTHON_SOURCE").ok();
-    let source = source::resolve(
-        source_args.source.as_deref(),
-        env_source.as_deref(),
-        &layout::cache_dir(),
-    )?;
+    let source = source::resolve_from_environment(source_args.source.as_deref())?;
     let tree = layout::builds_dir().join("patch-check");
     if tree.exists() {
         fs::remove_dir_all(&tree)?;

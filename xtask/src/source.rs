@@ -84,6 +84,12 @@ pub fn resolve(cli: Option<&str>, env_value: Option<&str>, cache: &Path) -> Resu
     Ok(Source::Git(pin::GIT_URL.to_string()))
 }
 
+/// [`resolve`] with this process's `$CPYTHON_SOURCE` and cache directory.
+pub fn resolve_from_environment(cli: Option<&str>) -> Result<Source> {
+    let env_value = std::env::var("CPYTHON_SOURCE").ok();
+    resolve(cli, env_value.as_deref(), &crate::layout::cache_dir())
+}
+
 fn cached_checkout(cache: &Path) -> PathBuf {
     cache.join(format!("cpython-{}", pin::GIT_TAG))
 }
