@@ -12,6 +12,9 @@
    time of one gives N (ideal), threads sharing one GIL give about 1.
 2. Round trip of a trivial task (submit, wait for the result), sequentially: the subinterp
    pool vs `concurrent.futures.ProcessPoolExecutor` and `ThreadPoolExecutor`.
+3. Channels (channels.py): message throughput for small ints, 1 KiB and 1 MiB bytes, and
+   ping-pong latency between two interpreters: csp channels vs `_interpqueues`,
+   `multiprocessing.Queue` and `queue.Queue` between threads.
 """
 
 import argparse
@@ -22,6 +25,8 @@ import os
 import sys
 import threading
 import time
+
+import channels
 
 try:
     import csp
@@ -150,16 +155,22 @@ KINDS = [SubinterpPool, Threads, Processes, StockInterpreters]
 
 
 def scaling(max_workers, unit, repeats):
-    """{kind: {N: seconds}} for N units of work on N workers."""
+    """{kind: {N: seconds}} for N units of work on N workers: the best of `repeats` runs, the
+    kinds taking turns so that a noisy moment hits them alike."""
     results = {kind.name: {} for kind in KINDS}
     for n in range(1, max_workers + 1):
-        for kind in KINDS:
-            runner = kind(n, unit)
-            try:
-                results[kind.name][n] = best_of(repeats, runner.run)
-            finally:
+        runners = [kind(n, unit) for kind in KINDS]
+        try:
+            times = {runner.name: [] for runner in runners}
+            for _ in range(repeats):
+                for runner in runners:
+                    times[runner.name].append(best_of(1, runner.run))
+        finally:
+            for runner in runners:
                 runner.close()
-            print(f"  {kind.name:>16} N={n}: {results[kind.name][n]:.3f} s", file=sys.stderr)
+        for name, seconds in times.items():
+            results[name][n] = min(seconds)
+            print(f"  {name:>16} N={n}: {results[name][n]:.3f} s", file=sys.stderr)
     return results
 
 
@@ -197,7 +208,7 @@ def main():
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     max_workers = args.max_workers or cores
-    unit_seconds, repeats, count = (0.02, 1, 50) if args.quick else (0.5, 3, 2000)
+    unit_seconds, repeats, count = (0.02, 1, 50) if args.quick else (0.5, 5, 2000)
     unit = calibrate(unit_seconds)
     print(f"cores: {cores}, unit of work: work({unit}) ~ {unit_seconds} s", file=sys.stderr)
 
@@ -206,6 +217,7 @@ def main():
         kind: {n: n * t[1] / t[n] for n in t} for kind, t in times.items()
     }
     trips = round_trips(count)
+    channel_results = channels.run(args.quick, lambda line: print(line, file=sys.stderr))
 
     if args.json:
         print(json.dumps({
@@ -218,6 +230,7 @@ def main():
                 for kind in times
             },
             "round_trip_us": trips,
+            "channels": channel_results,
         }, indent=2))
         return
 
@@ -232,6 +245,8 @@ def main():
     base = trips["subinterp"]
     for name, us in trips.items():
         print(f"{name:>20} {us:>10.1f} us  ({us / base:.1f}x subinterp)")
+    print()
+    channels.print_tables(channel_results)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,43 @@
-"""Parallel Python on own-GIL subinterpreters.
+"""Parallel Python on own-GIL subinterpreters, in the style of CSP.
 
 This module is built into every interpreter that subinterp starts (the main one and every
-subinterpreter). Functions cross to other interpreters by reference: their module and
-qualified name, imported on the other side; functions of the main script work as with
-multiprocessing's spawn (the script is imported there as ``__mp_main__``, so keep its main
-part under ``if __name__ == "__main__":``). Arguments and results cross as shareable values:
-None, bool, int, float, complex, str, bytes, and tuples or frozensets of them. Large bytes
-arrive as ``SharedBytes``, a read-only bytes-like view of the same memory (no copy).
+subinterpreter):
+
+- ``Channel(capacity=0)``: channels between interpreters (0 = rendezvous), with ``send``,
+  ``recv``, their ``_nowait`` forms, timeouts, ``close`` and iteration; ``select`` over several
+  channel operations.
+- ``go(func, *args, **kwargs)``: runs ``func`` on an interpreter of its own, like a goroutine.
+- ``Pool`` and ``map``: a fixed set of interpreters for parallel work.
+- ``InterpreterPoolExecutor``: a ``concurrent.futures`` executor (a drop-in for
+  ``ProcessPoolExecutor``).
+
+Functions cross to other interpreters by reference: their module and qualified name, imported
+on the other side; functions of the main script work as with multiprocessing's spawn (the
+script is imported there as ``__mp_main__``, so keep its main part under
+``if __name__ == "__main__":``). Arguments, results and messages cross as shareable values:
+None, bool, int, float, complex, str, bytes, channels, and tuples or frozensets of them (the
+executor also pickles anything else). Large bytes arrive as ``SharedBytes``, a read-only
+bytes-like view of the same memory (no copy).
 """
 
 import sys as _sys
 
 __all__ = [
+    "CLOSED",
+    "Channel",
+    "ChannelClosed",
+    "Empty",
+    "Full",
+    "InterpreterPoolExecutor",
+    "NotShareableError",
     "Pool",
     "SHARED_BYTES_THRESHOLD",
     "SharedBytes",
     "Task",
     "current_interpreter",
+    "go",
     "map",
+    "select",
 ]
 
 # Set while this interpreter imports the main script for a task.
@@ -45,6 +65,12 @@ def _target(func):
             f"cannot send {module}.{qualname} to another interpreter: lambdas and nested "
             "functions cannot be imported by name; define it at the top level of a module"
         )
+    bound_to = getattr(func, "__self__", None)
+    if bound_to is not None and not isinstance(bound_to, type(_sys)):
+        raise TypeError(
+            f"cannot send the bound method {module}.{qualname} to another interpreter: only "
+            "functions and classes cross by name; pass the object's data and call a function"
+        )
     main = None
     if module in ("__main__", "__mp_main__"):
         main = getattr(_sys.modules.get(module), "__file__", None)
@@ -67,8 +93,69 @@ def _setup_code(setup):
     return code
 
 
+class _Closed:
+    """What select() returns as the value of a receive from a closed, drained channel."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        return "csp.CLOSED"
+
+    def __reduce__(self):
+        return "CLOSED"
+
+
+CLOSED = _Closed()
+
+_NO_DEFAULT = object()
+
+
+def select(*cases, timeout=None, default=_NO_DEFAULT):
+    """Waits until one of several channel operations can complete, completes it, and returns
+    ``(channel, value)``.
+
+    A case is a channel, to receive from it, or a ``(channel, value)`` pair, to send the value
+    on it (then the returned value is None). Among cases ready together one is chosen at
+    random. A receive from a closed, drained channel completes with the value ``CLOSED`` (so a
+    loop can drop that channel); a send on a closed channel raises ``ChannelClosed``.
+
+    With ``default``, nothing ready (within ``timeout`` if given, else right now) returns
+    ``(None, default)``. Without it, a ``timeout`` (seconds) that passes raises TimeoutError.
+    """
+    if not cases:
+        raise ValueError("select() needs at least one case")
+    block = default is _NO_DEFAULT or timeout is not None
+    done = _select(cases, timeout, block)
+    if done is None:
+        if default is _NO_DEFAULT:
+            raise TimeoutError(f"no channel operation completed within {timeout} s")
+        return None, default
+    index, value, closed = done
+    case = cases[index]
+    channel = case if type(case) is Channel else case[0]
+    return channel, (CLOSED if closed else value)
+
+
+def go(func, /, *args, **kwargs):
+    """Runs ``func(*args, **kwargs)`` on an interpreter of its own and returns its
+    :class:`Task`.
+
+    Like a goroutine, ``go`` never waits for a free worker: it takes an idle interpreter left
+    by an earlier ``go`` (idle ones are destroyed after a while) or starts a new one. So stages
+    that block on each other, connected by channels, all run. Arguments and the result must
+    be shareable (channels are).
+    """
+    if _loading_main:
+        raise RuntimeError(
+            "csp.go was called while a worker imported the main script for a task: put the "
+            "main part of the script under `if __name__ == '__main__':`"
+        )
+    module, qualname, main = _target(func)
+    return Task(_go(module, qualname, main, args, tuple(kwargs.items()), _setup_code(None)))
+
+
 class Task:
-    """The pending result of a function submitted to a :class:`Pool`."""
+    """The pending result of a function submitted to a :class:`Pool` or run by :func:`go`."""
 
     __slots__ = ("_task",)
 
@@ -114,7 +201,7 @@ class Pool:
             )
         if workers is not None and (type(workers) is not int or workers < 1):
             raise ValueError(f"workers must be a positive int or None, not {workers!r}")
-        self._pool = _pool_new(workers, _setup_code(setup))
+        self._pool = _pool_new(workers, _setup_code(setup), None)
 
     @classmethod
     def _wrap(cls, pool):
@@ -208,3 +295,124 @@ def _main_module(path):
     # Importing multiprocessing aliases __mp_main__ to __main__: set it again.
     _sys.modules["__mp_main__"] = _main_modules[path] = module
     return module
+
+
+# -- the workers' half of InterpreterPoolExecutor (its class is in csp_executor.py) --------
+
+_EXECUTOR_NAMES = frozenset({"InterpreterPoolExecutor", "RemoteTraceback", "BrokenInterpreterPool"})
+
+
+def __getattr__(name):
+    """Defines the executor on first use, so ``import csp`` stays cheap."""
+    if name not in _EXECUTOR_NAMES:
+        raise AttributeError(f"module 'csp' has no attribute {name!r}")
+    namespace = globals()
+    if "InterpreterPoolExecutor" not in namespace:
+        exec(compile(_EXECUTOR_SOURCE, "<csp executor>", "exec"), namespace)
+    return namespace[name]
+
+
+def _plain(value):
+    """``value`` with SharedBytes turned into bytes, as pickling would deliver them (the
+    executor promises ProcessPoolExecutor's types)."""
+    kind = type(value)
+    if kind is SharedBytes:
+        return bytes(value)
+    if kind is tuple:
+        return tuple(_plain(item) for item in value)
+    if kind is frozenset:
+        return frozenset(_plain(item) for item in value)
+    return value
+
+
+def _resolve(spec):
+    """The callable a ``(module, qualname, main, pickled)`` spec names."""
+    module, qualname, main, pickled = spec
+    if pickled is not None:
+        import pickle
+
+        return pickle.loads(pickled)
+    if main is not None:
+        obj = _main_module(main)
+    else:
+        import importlib
+
+        obj = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _exception_payload(exc):
+    """``(pickled or None, type name, message, traceback)`` of an exception."""
+    import traceback
+
+    tb = "".join(traceback.format_exception(exc))
+    try:
+        import pickle
+
+        pickled = pickle.dumps(exc)
+    except Exception:
+        pickled = None
+    kind = type(exc)
+    return (pickled, f"{kind.__module__}.{kind.__qualname__}", str(exc), tb)
+
+
+def _executor_run(replies, task_id, module, qualname, main, pickled_fn, args, kwargs,
+                  pickled_args):
+    """Runs one executor call in a worker and sends ``(task_id, kind, payload)`` back: kind
+    0 is a shareable result, 1 a pickled result, 2 an exception."""
+    try:
+        fn = _resolve((module, qualname, main, pickled_fn))
+        if pickled_args is not None:
+            import pickle
+
+            args, kwargs = pickle.loads(pickled_args)
+        else:
+            args, kwargs = _plain(args), {name: _plain(value) for name, value in kwargs}
+        result = fn(*args, **kwargs)
+        reply = (task_id, 0, result)
+    except BaseException as e:
+        reply = (task_id, 2, _exception_payload(e))
+    try:
+        try:
+            replies.send(reply)
+        except NotShareableError:
+            import pickle
+
+            try:
+                reply = (task_id, 1, pickle.dumps(result))
+            except Exception as e:
+                reply = (task_id, 2, _exception_payload(e))
+            replies.send(reply)
+    except ChannelClosed:
+        pass  # The executor is gone; nobody wants the result.
+
+
+def _run_chunk(spec, chunk):
+    """``map`` with a chunksize: the results of one chunk of argument tuples."""
+    fn = _resolve(spec)
+    return tuple(fn(*args) for args in chunk)
+
+
+def _executor_setup_code(initializer, initargs):
+    """Code each executor worker runs first: the caller's sys.path, the main script as
+    ``__main__`` (as multiprocessing's spawn does, so pickles naming ``__main__`` resolve),
+    then the initializer."""
+    main = getattr(_sys.modules.get("__main__"), "__file__", None)
+    init = None
+    if initializer is not None:
+        import pickle
+
+        init = (initializer, pickle.dumps(tuple(initargs)))
+    return _setup_code(None) + f"import csp\ncsp._executor_worker_init({main!r}, {init!r})\n"
+
+
+def _executor_worker_init(main, init):
+    if main is not None:
+        _sys.modules["__main__"] = _main_module(main)
+    if init is not None:
+        import pickle
+
+        spec, initargs = init
+        _resolve(spec)(*pickle.loads(initargs))

@@ -17,7 +17,8 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::{Error, Result};
 use crate::marker::Python;
-use crate::runtime::{Lease, Runtime};
+use crate::parker::Parker;
+use crate::runtime::Runtime;
 use crate::task::{self, Control, Envelope, Task, lock};
 use crate::value::Value;
 
@@ -84,7 +85,7 @@ impl Interpreter {
     /// Creates an interpreter; waits until it is ready.
     pub fn with_config(runtime: &Runtime, config: InterpreterConfig) -> Result<Interpreter> {
         let (jobs, receiver) = crossbeam_channel::unbounded();
-        let (worker, thread) = spawn_worker(runtime, &config, None, receiver)?.ready()?;
+        let (worker, thread) = spawn_worker(runtime, &config, None, receiver, None)?.ready()?;
         Ok(Interpreter {
             jobs,
             worker,
@@ -225,7 +226,18 @@ impl Target {
 
     /// Calls the target with `args`, converting the result to a [`Value`].
     pub(crate) fn call(&self, py: Python<'_>, args: &[Value]) -> Result<Value> {
-        self.resolve(py)?.call_values(args)?.to_value()
+        self.call_kw(py, args, &[])
+    }
+
+    /// Calls the target with `args` and keyword arguments, converting the result to a
+    /// [`Value`].
+    pub(crate) fn call_kw(
+        &self,
+        py: Python<'_>,
+        args: &[Value],
+        kwargs: &[(String, Value)],
+    ) -> Result<Value> {
+        self.resolve(py)?.call_kw(args, kwargs)?.to_value()
     }
 }
 
@@ -247,6 +259,8 @@ pub(crate) struct Worker {
     /// The job running now. Only read or written while attached to this interpreter, which
     /// the GIL makes exclusive.
     current: Mutex<Option<Arc<Control>>>,
+    /// The worker thread's parker, to end a blocking channel operation it is in.
+    parker: Arc<Parker>,
 }
 
 impl Worker {
@@ -310,7 +324,11 @@ impl Worker {
             .store(true, std::sync::atomic::Ordering::Release);
         // SAFETY: attached to the interpreter the worker thread runs; the exception type is a
         // static builtin shared by all interpreters.
-        unsafe { ffi::PyThreadState_SetAsyncExc(ident, ffi::PyExc_KeyboardInterrupt) > 0 }
+        let hit =
+            unsafe { ffi::PyThreadState_SetAsyncExc(ident, ffi::PyExc_KeyboardInterrupt) > 0 };
+        // A job blocked in a channel operation runs no bytecode: wake it to raise the exception.
+        self.parker.interrupt();
+        hit
     }
 }
 
@@ -338,13 +356,22 @@ impl Starting {
     }
 }
 
+/// Replacing a worker's interpreter with a fresh one after a number of jobs (a pool's
+/// `max_tasks_per_worker`); `replaced` learns about each new interpreter.
+pub(crate) struct Recycle {
+    pub(crate) after: usize,
+    pub(crate) replaced: Box<dyn Fn(Arc<Worker>) + Send>,
+}
+
 /// Starts a thread that creates an interpreter, runs `setup` in it, then runs the jobs it
-/// receives until every sender is gone, and destroys the interpreter.
+/// receives until every sender is gone, and destroys the interpreter. With `recycle`, the
+/// interpreter is destroyed and a new one created (and set up) every `after` jobs.
 pub(crate) fn spawn_worker(
     runtime: &Runtime,
     config: &InterpreterConfig,
     setup: Option<String>,
     jobs: Receiver<Envelope>,
+    recycle: Option<Recycle>,
 ) -> Result<Starting> {
     let lease = runtime.lease()?;
     let (ready_tx, ready) = mpsc::channel();
@@ -356,28 +383,66 @@ pub(crate) fn spawn_worker(
     let thread = std::thread::Builder::new()
         .name(name)
         .stack_size(STACK_SIZE)
-        .spawn(move || worker_main(lease, serial, setup, jobs, ready_tx))
+        .spawn(move || {
+            worker_main(serial, setup.as_deref(), &jobs, recycle, ready_tx);
+            drop(lease);
+        })
         .map_err(|e| Error::Startup(format!("cannot spawn an interpreter thread: {e}")))?;
     Ok(Starting { ready, thread })
 }
 
-/// The body of an interpreter thread.
+/// The body of an interpreter thread: one interpreter after another while `recycle` asks.
 fn worker_main(
-    lease: Lease,
     serial: bool,
-    setup: Option<String>,
-    jobs: Receiver<Envelope>,
+    setup: Option<&str>,
+    jobs: &Receiver<Envelope>,
+    recycle: Option<Recycle>,
     ready: mpsc::Sender<Result<Arc<Worker>>>,
 ) {
-    // SAFETY: this thread has no thread state; on success the new interpreter's thread state
-    // is attached to it and stays this thread's until `Py_EndInterpreter`.
-    let tstate = match unsafe { create_interpreter(serial) } {
-        Ok(tstate) => tstate,
-        Err(e) => {
-            let _ = ready.send(Err(e));
+    let mut ready = Some(ready);
+    loop {
+        let started = start_interpreter(serial, setup);
+        let (tstate, worker) = match (started, ready.take()) {
+            (Ok(started), Some(ready)) => {
+                let _ = ready.send(Ok(Arc::clone(&started.1)));
+                started
+            }
+            (Ok(started), None) => {
+                if let Some(recycle) = &recycle {
+                    (recycle.replaced)(Arc::clone(&started.1));
+                }
+                started
+            }
+            (Err(e), Some(ready)) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+            (Err(e), None) => {
+                // The jobs stay queued for the pool's other workers.
+                eprintln!("subinterp: a pool worker could not replace its interpreter: {e}");
+                return;
+            }
+        };
+        let limit = recycle.as_ref().map(|r| r.after);
+        // SAFETY: attached; `serve` returns attached.
+        let exhausted = unsafe { serve(tstate, &worker, jobs, limit) };
+        // SAFETY: attached, with this thread's own interpreter.
+        unsafe { end_interpreter(tstate, &worker) };
+        if !exhausted {
             return;
         }
-    };
+    }
+}
+
+/// Creates an interpreter on this thread and runs `setup` in it; on success the thread is
+/// left attached to it. A failed setup destroys the interpreter again.
+fn start_interpreter(
+    serial: bool,
+    setup: Option<&str>,
+) -> Result<(*mut ffi::PyThreadState, Arc<Worker>)> {
+    // SAFETY: this thread has no thread state; on success the new interpreter's thread state
+    // is attached to it and stays this thread's until `Py_EndInterpreter`.
+    let tstate = unsafe { create_interpreter(serial)? };
     // SAFETY: attached (just created), reading ids of the current interpreter and thread.
     let worker = unsafe {
         let interp = ffi::PyThreadState_GetInterpreter(tstate);
@@ -388,26 +453,21 @@ fn worker_main(
             thread_ident: libc::pthread_self() as c_ulong,
             alive: Mutex::new(true),
             current: Mutex::new(None),
+            parker: Parker::current(),
         })
     };
     let setup_result = setup.map_or(Ok(()), |code| {
         // SAFETY: attached, for the duration of the setup.
-        unsafe { Python::assume_attached() }.exec(&code)
+        unsafe { Python::assume_attached() }.exec(code)
     });
     match setup_result {
-        Ok(()) => {
-            let _ = ready.send(Ok(Arc::clone(&worker)));
-            // SAFETY: attached; `serve` returns attached.
-            unsafe { serve(tstate, &worker, &jobs) };
-        }
+        Ok(()) => Ok((tstate, worker)),
         Err(e) => {
-            let _ = ready.send(Err(e));
+            // SAFETY: attached, with this thread's own interpreter.
+            unsafe { end_interpreter(tstate, &worker) };
+            Err(e)
         }
     }
-    drop(jobs);
-    // SAFETY: attached, with this thread's own interpreter.
-    unsafe { end_interpreter(tstate, &worker) };
-    drop(lease);
 }
 
 /// Creates an own-GIL interpreter on the calling thread.
@@ -443,16 +503,24 @@ unsafe fn create_interpreter(serial: bool) -> Result<*mut ffi::PyThreadState> {
     Ok(tstate)
 }
 
-/// Runs jobs until the channel closes. Detached while waiting for one.
+/// Runs jobs until the channel closes, or (with `limit`) until that many have run, which
+/// returns `true`. Detached while waiting for one.
 ///
 /// # Safety
 /// Attached with `tstate`, this thread's thread state; returns attached.
-unsafe fn serve(tstate: *mut ffi::PyThreadState, worker: &Arc<Worker>, jobs: &Receiver<Envelope>) {
+unsafe fn serve(
+    tstate: *mut ffi::PyThreadState,
+    worker: &Arc<Worker>,
+    jobs: &Receiver<Envelope>,
+    limit: Option<usize>,
+) -> bool {
     // SAFETY: forwarded; every detach is paired with an attach of the same thread state.
     unsafe {
         let ident = worker.thread_ident;
         let mut saved = ffi::PyEval_SaveThread();
         debug_assert_eq!(saved, tstate);
+        let mut ran = 0;
+        let mut exhausted = false;
         while let Ok(envelope) = jobs.recv() {
             if !envelope.control.start(worker) {
                 continue; // Cancelled while queued (timed out).
@@ -465,8 +533,14 @@ unsafe fn serve(tstate: *mut ffi::PyThreadState, worker: &Arc<Worker>, jobs: &Re
             ffi::PyThreadState_SetAsyncExc(ident, std::ptr::null_mut());
             ffi::PyErr_Clear();
             saved = ffi::PyEval_SaveThread();
+            ran += 1;
+            if limit.is_some_and(|limit| ran >= limit) {
+                exhausted = true;
+                break;
+            }
         }
         ffi::PyEval_RestoreThread(saved);
+        exhausted
     }
 }
 

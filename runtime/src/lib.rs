@@ -61,26 +61,55 @@
 //! [`Pool::close`] finishes the queued tasks; [`Pool::terminate`] cancels them and interrupts
 //! the running ones.
 //!
+//! # Channels
+//!
+//! A [`Channel`] carries [`Value`]s between interpreters and Rust threads, CSP-style: many
+//! senders and receivers, capacity 0 a rendezvous (a send waits for a receiver), capacity `n`
+//! a buffer; `send`/`recv` with `try_` and `_timeout` forms, and `close`, after which receivers
+//! drain what is queued and senders get their value back ([`SendError`]). A channel is itself
+//! a value ([`Value::Channel`]), so it can travel over another channel or into an interpreter
+//! as an argument. [`Select`] waits for the first of several sends and receives, choosing
+//! fairly among ready ones. A blocked operation parks its thread (no polling); from Python it
+//! releases the GIL, and Ctrl-C or an interrupt of the interpreter ends it.
+//!
+//! # go
+//!
+//! [`Runtime::go`] runs a function on an interpreter of its own, like a goroutine: an idle one
+//! left by an earlier `go`, or a new one — never waiting for a free worker, so stages that
+//! block on each other all run. Idle go interpreters are destroyed after
+//! [`RuntimeConfig::go_idle_timeout`].
+//!
 //! # The `csp` module
 //!
-//! Every interpreter the runtime starts can `import csp`: `csp.current_interpreter()`,
-//! `csp.Pool(workers=None, *, setup=None)` with `submit`/`map`/`starmap`/`close`/`terminate`,
-//! `csp.map(func, iterable, *, workers=None)` and `csp.SharedBytes`. Waiting releases the GIL
-//! (and lets Ctrl-C through in the main interpreter). Functions cross by module and qualified
-//! name; those of the main script are found the way multiprocessing's spawn finds them. The
+//! Every interpreter the runtime starts can `import csp`: `csp.Channel(capacity=0)`,
+//! `csp.select(*cases, timeout=None, default=...)`, `csp.go(func, *args, **kwargs)`,
+//! `csp.InterpreterPoolExecutor` (a `concurrent.futures` executor, a drop-in for
+//! `ProcessPoolExecutor`), `csp.Pool(workers=None, *, setup=None)` with
+//! `submit`/`map`/`starmap`/`close`/`terminate`, `csp.map(func, iterable, *, workers=None)`,
+//! `csp.current_interpreter()` and `csp.SharedBytes`. Waiting releases the GIL (and lets
+//! Ctrl-C through in the main interpreter). Functions cross by module and qualified name;
+//! those of the main script are found the way multiprocessing's spawn finds them. The
 //! `subinterp` binary (`subinterp run SCRIPT [ARGS]`) runs a script with all of this.
 
+mod args;
+mod blocking;
+mod channel;
 mod error;
+mod exceptions;
+mod go;
 mod interpreter;
 mod marker;
 mod module;
 mod object;
+mod parker;
 mod pool;
+mod py_channel;
 mod runtime;
 mod shared_bytes;
 mod task;
 mod value;
 
+pub use channel::{Channel, RecvError, Select, SelectError, Selected, SendError, SendErrorKind};
 pub use error::{Error, PyException, Result};
 pub use interpreter::{Interpreter, InterpreterConfig};
 pub use marker::Python;

@@ -8,6 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 use cpython_sys as ffi;
 
 use crate::error::{Error, PyException, Result};
+use crate::exceptions::CspError;
 use crate::object::Object;
 use crate::value::Value;
 
@@ -225,9 +226,18 @@ impl<'py> Python<'py> {
     /// name when there is one, else as `RuntimeError("Type: message")`; its original traceback
     /// is attached as a note.
     pub(crate) fn raise(self, error: &Error) {
+        // A `csp` exception class, kept alive while `exc_type` points at it.
+        let mut csp_class = None;
         let (exc_type, message, note) = match error {
             Error::Python(exc) => {
-                let ty = builtin_exception(&exc.type_name);
+                csp_class = crate::value::is_not_shareable(exc)
+                    .then_some(CspError::NotShareable)
+                    .or_else(|| CspError::from_qualified(&exc.type_name))
+                    .and_then(|kind| kind.class(self).ok());
+                let ty = csp_class
+                    .as_ref()
+                    .map(Object::as_ptr)
+                    .or_else(|| builtin_exception(&exc.type_name));
                 let message = if ty.is_some() {
                     exc.message.clone()
                 } else {
@@ -278,6 +288,7 @@ impl<'py> Python<'py> {
                 unsafe { ffi::PyErr_SetString(ffi::PyExc_RuntimeError, text.as_ptr()) }
             }
         }
+        drop(csp_class);
     }
 }
 

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use cpython_sys as ffi;
 
+use crate::blocking::{Raised, block_detached};
+use crate::channel::Channel;
 use crate::error::{Error, PyException, Result};
+use crate::exceptions::CspError;
 use crate::interpreter::Target;
 use crate::marker::Python;
 use crate::object::{Object, trampoline, trampoline_unraisable};
@@ -25,8 +28,8 @@ use crate::value::{SHARED_BYTES_THRESHOLD, Value};
 /// The Python half of the module.
 const CSP_PY: &str = include_str!("csp.py");
 
-/// How often a wait in the main interpreter wakes to let Ctrl-C (`KeyboardInterrupt`) through.
-const SIGNAL_CHECK: Duration = Duration::from_millis(100);
+/// The caller's half of `InterpreterPoolExecutor`, run on first use.
+const CSP_EXECUTOR_PY: &str = include_str!("csp_executor.py");
 
 const POOL_CAPSULE: &CStr = c"csp.Pool";
 const TASK_CAPSULE: &CStr = c"csp.Task";
@@ -121,8 +124,12 @@ entry!(task_result_entry => _task_result);
 entry!(task_done_entry => _task_done);
 entry!(task_interrupt_entry => _task_interrupt);
 entry!(in_default_pool_entry => _in_default_pool);
+entry!(go_entry => _go);
+entry!(executor_submit_entry => _executor_submit);
+entry!(go_counts_entry => _go_counts);
+entry!(unbounded_channel_entry => _unbounded_channel);
 
-static mut METHODS: [ffi::PyMethodDef; 11] = [
+static mut METHODS: [ffi::PyMethodDef; 16] = [
     fastcall(
         c"current_interpreter",
         current_interpreter_entry,
@@ -137,6 +144,11 @@ static mut METHODS: [ffi::PyMethodDef; 11] = [
     fastcall(c"_task_done", task_done_entry, c""),
     fastcall(c"_task_interrupt", task_interrupt_entry, c""),
     fastcall(c"_in_default_pool", in_default_pool_entry, c""),
+    fastcall(c"_go", go_entry, c""),
+    fastcall(c"_executor_submit", executor_submit_entry, c""),
+    fastcall(c"_go_counts", go_counts_entry, c""),
+    fastcall(c"_unbounded_channel", unbounded_channel_entry, c""),
+    crate::py_channel::SELECT_METHOD,
     ffi::PyMethodDef {
         ml_name: std::ptr::null(),
         ml_meth: None,
@@ -197,6 +209,16 @@ unsafe extern "C" fn exec_module(module: *mut ffi::PyObject) -> c_int {
                 return Err(py.take_error());
             }
             (*state).shared_bytes = ty.clone().into_ptr();
+            let channel = crate::py_channel::type_object(py)?;
+            if ffi::PyModule_AddObjectRef(module, c"Channel".as_ptr(), channel.as_ptr()) < 0 {
+                return Ok(-1);
+            }
+            for kind in CspError::ALL {
+                let class = kind.class(py)?;
+                if ffi::PyModule_AddObjectRef(module, kind.name().as_ptr(), class.as_ptr()) < 0 {
+                    return Ok(-1);
+                }
+            }
             if ffi::PyModule_AddObjectRef(module, c"SharedBytes".as_ptr(), ty.as_ptr()) < 0
                 || ffi::PyModule_AddIntConstant(
                     module,
@@ -206,7 +228,22 @@ unsafe extern "C" fn exec_module(module: *mut ffi::PyObject) -> c_int {
             {
                 return Ok(-1);
             }
+            let executor = py.object(&Value::from(CSP_EXECUTOR_PY))?;
+            if ffi::PyModule_AddObjectRef(module, c"_EXECUTOR_SOURCE".as_ptr(), executor.as_ptr())
+                < 0
+            {
+                return Ok(-1);
+            }
             let dict = Object::from_borrowed(py, ffi::PyModule_GetDict(module))?;
+            // As `exec` would: C code such as pickle's finds `__import__` through it.
+            if ffi::PyDict_SetItemString(
+                dict.as_ptr(),
+                c"__builtins__".as_ptr(),
+                ffi::PyEval_GetBuiltins(),
+            ) < 0
+            {
+                return Ok(-1);
+            }
             let source = CString::new(CSP_PY).expect("csp.py has no NUL");
             let code = Object::from_owned(
                 py,
@@ -383,11 +420,11 @@ fn current_interpreter(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*m
     Ok(py.object(&Value::from(py.interpreter_id()))?.into_ptr())
 }
 
-/// `_pool_new(workers: int | None, setup: str | None) -> capsule`
+/// `_pool_new(workers: int | None, setup: str | None, max_tasks: int | None) -> capsule`
 fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
-    expect_args("_pool_new", args, 2)?;
+    expect_args("_pool_new", args, 3)?;
     // SAFETY: attached; the arguments are live for this call.
-    let (workers, setup) = unsafe {
+    let (workers, setup, max_tasks) = unsafe {
         let workers = Object::from_borrowed(py, args[0])?;
         let workers = if workers.is_none() {
             None
@@ -398,10 +435,18 @@ fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::Py
                     as usize,
             )
         };
-        (workers, optional_str(py, args[1])?)
+        let max_tasks = Object::from_borrowed(py, args[2])?;
+        let max_tasks = if max_tasks.is_none() {
+            None
+        } else {
+            Some(crate::args::count(&max_tasks, "max_tasks_per_child")?)
+        };
+        (workers, optional_str(py, args[1])?, max_tasks)
     };
     let runtime = Runtime::current()?;
-    let mut config = PoolConfig::default().setup(setup);
+    let mut config = PoolConfig::default()
+        .setup(setup)
+        .max_tasks_per_worker(max_tasks);
     config.workers = workers;
     let pool = Arc::new(py.allow_threads(|| Pool::with_config(&runtime, config))?);
     lock(&POOLS).push((py.interpreter_id(), Arc::downgrade(&pool)));
@@ -432,15 +477,7 @@ fn _pool_submit(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
             qualname: required_str(py, args[2])?,
             main_path: optional_str(py, args[3])?,
         };
-        let call_args = match Object::from_borrowed(py, args[4])?.to_value()? {
-            Value::Tuple(items) => items,
-            other => {
-                return Err(type_error(format!(
-                    "args must be a tuple, not {}",
-                    other.type_name()
-                )));
-            }
-        };
+        let call_args = tuple_items(Object::from_borrowed(py, args[4])?.to_value()?, "args")?;
         let task = pool.submit_target(target, call_args);
         capsule(py, task, TASK_CAPSULE, drop_task)
     }
@@ -501,24 +538,9 @@ fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
         ));
     }
     let deadline = timeout.map(|t| Instant::now() + t);
-    // Signals are only handled in the main interpreter: wake up there now and then to let
-    // Ctrl-C raise KeyboardInterrupt.
-    let check_signals = py.interpreter_id() == 0;
-    loop {
-        let slice = if check_signals {
-            let next = Instant::now() + SIGNAL_CHECK;
-            Some(deadline.map_or(next, |d| d.min(next)))
-        } else {
-            deadline
-        };
-        if py.allow_threads(|| task.wait_until(slice)) {
-            break;
-        }
-        // SAFETY: attached.
-        if check_signals && unsafe { ffi::PyErr_CheckSignals() } < 0 {
-            return Ok(null_mut());
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
+    match block_detached(py, |wait| task.wait_with(deadline, wait)) {
+        Ok(true) => {}
+        Ok(false) => {
             return Err(Error::Python(Box::new(PyException {
                 type_name: "TimeoutError".into(),
                 message: format!(
@@ -529,6 +551,7 @@ fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
                 lineno: None,
             })));
         }
+        Err(Raised) => return Ok(null_mut()),
     }
     match task.peek() {
         Some(Ok(value)) => Ok(py.object(&value)?.into_ptr()),
@@ -550,6 +573,115 @@ fn _task_interrupt(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut f
     let task: &Task<Value> = unsafe { from_capsule(py, args[0], TASK_CAPSULE)? };
     let hit = task.interrupt();
     Ok(py.object(&Value::Bool(hit))?.into_ptr())
+}
+
+/// `_go(module, qualname, main, args: tuple, kwargs: tuple[(str, value)], setup) -> capsule`:
+/// runs the function on a go interpreter (an idle one, or a new one set up with `setup`).
+fn _go(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_go", args, 6)?;
+    // SAFETY: attached; the arguments are live for this call.
+    let (target, call_args, kwargs, setup) = unsafe {
+        let target = Target {
+            module: required_str(py, args[0])?,
+            qualname: required_str(py, args[1])?,
+            main_path: optional_str(py, args[2])?,
+        };
+        let call_args = tuple_items(Object::from_borrowed(py, args[3])?.to_value()?, "args")?;
+        let kwargs = tuple_items(Object::from_borrowed(py, args[4])?.to_value()?, "kwargs")?
+            .into_iter()
+            .map(|pair| match pair {
+                Value::Tuple(mut kv) if kv.len() == 2 => {
+                    let value = kv.pop().expect("two items");
+                    match kv.pop() {
+                        Some(Value::Str(name)) => Ok((name, value)),
+                        _ => Err(type_error("keyword names must be str".into())),
+                    }
+                }
+                _ => Err(type_error("kwargs must be (name, value) pairs".into())),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        (target, call_args, kwargs, optional_str(py, args[5])?)
+    };
+    let runtime = Runtime::current()?;
+    let task = py.allow_threads(move || {
+        runtime.go_with(setup, move |py| target.call_kw(py, &call_args, &kwargs))
+    });
+    capsule(py, task, TASK_CAPSULE, drop_task)
+}
+
+/// `_executor_submit(pool, args: tuple)`: queues `csp._executor_run(*args)`, whose first two
+/// arguments are the executor's reply channel and the task id. The worker sends the outcome
+/// there; if the task never runs (the pool was terminated), a "kind 3" reply says so instead,
+/// so the executor never waits for it forever.
+fn _executor_submit(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_executor_submit", args, 2)?;
+    // SAFETY: attached; the arguments (and so the pool capsule) are live for this call.
+    let (pool, call_args) = unsafe {
+        let pool: &Arc<Pool> = from_capsule(py, args[0], POOL_CAPSULE)?;
+        let call_args = tuple_items(Object::from_borrowed(py, args[1])?.to_value()?, "args")?;
+        (pool, call_args)
+    };
+    if pool.is_closed() {
+        return Err(Error::Closed("pool"));
+    }
+    let (Some(Value::Channel(replies)), Some(id)) = (call_args.first(), call_args.get(1)) else {
+        return Err(type_error("expected (replies, task_id, ...)".into()));
+    };
+    let guard = ReplyIfDropped(Some((replies.clone(), id.clone())));
+    let target = Target {
+        module: "csp".into(),
+        qualname: "_executor_run".into(),
+        main_path: None,
+    };
+    drop(pool.submit_with(move |py| {
+        guard.disarm();
+        target.call(py, &call_args)
+    }));
+    Ok(py.none().into_ptr())
+}
+
+/// Sends `(task_id, 3, None)` to the reply channel unless disarmed: the task was dropped
+/// without running.
+struct ReplyIfDropped(Option<(Channel, Value)>);
+
+impl ReplyIfDropped {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ReplyIfDropped {
+    fn drop(&mut self) {
+        if let Some((replies, id)) = self.0.take() {
+            let _ = replies.try_send(Value::Tuple(vec![id, Value::from(3), Value::None]));
+        }
+    }
+}
+
+/// The items of a tuple value, or a `TypeError` naming `what`.
+fn tuple_items(value: Value, what: &str) -> Result<Vec<Value>> {
+    match value {
+        Value::Tuple(items) => Ok(items),
+        other => Err(type_error(format!(
+            "{what} must be a tuple, not {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `_go_counts() -> (alive, idle)`: the go interpreters.
+fn _go_counts(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_go_counts", args, 0)?;
+    let (alive, idle) = Runtime::current()?.go_interpreters();
+    Ok(py
+        .object(&Value::Tuple(vec![alive.into(), idle.into()]))?
+        .into_ptr())
+}
+
+/// `_unbounded_channel() -> Channel`: a channel whose sends never wait (reply queues).
+fn _unbounded_channel(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_unbounded_channel", args, 0)?;
+    Ok(py.object(&Value::Channel(Channel::unbounded()))?.into_ptr())
 }
 
 /// `_in_default_pool() -> bool`: whether this thread is a worker of the pool behind `csp.map`.

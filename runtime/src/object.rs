@@ -134,6 +134,31 @@ impl<'py> Object<'py> {
         self.call(&args)
     }
 
+    /// `self(*args, **kwargs)` with arguments converted from [`Value`]s.
+    pub fn call_kw(&self, args: &[Value], kwargs: &[(String, Value)]) -> Result<Object<'py>> {
+        if kwargs.is_empty() {
+            return self.call_values(args);
+        }
+        let py = self.py;
+        let args = value::to_object(py, &Value::Tuple(args.to_vec()))?;
+        // SAFETY: attached; the dict is new and ours; `SetItem` takes its own references; the
+        // call returns a new reference or NULL with an exception set.
+        unsafe {
+            let dict = Object::from_owned(py, ffi::PyDict_New())?;
+            for (name, value) in kwargs {
+                let name = value::to_object(py, &Value::Str(name.clone()))?;
+                let value = value::to_object(py, value)?;
+                if ffi::PyDict_SetItem(dict.as_ptr(), name.as_ptr(), value.as_ptr()) < 0 {
+                    return Err(py.take_error());
+                }
+            }
+            Object::from_owned(
+                py,
+                ffi::PyObject_Call(self.as_ptr(), args.as_ptr(), dict.as_ptr()),
+            )
+        }
+    }
+
     /// Converts this object to a [`Value`]; a `TypeError` naming the type if it is not
     /// shareable.
     pub fn to_value(&self) -> Result<Value> {
@@ -222,6 +247,44 @@ impl fmt::Debug for Object<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "<{} object at {:p}>", self.type_name(), self.ptr)
     }
+}
+
+/// The object this interpreter keeps under `key` in its state dict
+/// (`PyInterpreterState_GetDict`), made by `create` on first use: per-interpreter types and
+/// exception classes live there, never in process-global statics.
+pub(crate) fn interpreter_cached<'py>(
+    py: Python<'py>,
+    key: &CStr,
+    create: impl FnOnce(Python<'py>) -> Result<Object<'py>>,
+) -> Result<Object<'py>> {
+    // SAFETY: attached; `PyInterpreterState_GetDict` returns a borrowed dict (or NULL);
+    // `GetItemStringRef` gives a new reference; `SetItemString` takes its own.
+    unsafe {
+        let dict = ffi::PyInterpreterState_GetDict(ffi::PyInterpreterState_Get());
+        if dict.is_null() {
+            ffi::PyErr_SetString(
+                ffi::PyExc_SystemError,
+                c"this interpreter has no state dict".as_ptr(),
+            );
+            return Err(py.take_error());
+        }
+        let mut found = std::ptr::null_mut();
+        match ffi::PyDict_GetItemStringRef(dict, key.as_ptr(), &mut found) {
+            1 => return Object::from_owned(py, found),
+            0 => {}
+            _ => return Err(py.take_error()),
+        }
+        let obj = create(py)?;
+        if ffi::PyDict_SetItemString(dict, key.as_ptr(), obj.as_ptr()) < 0 {
+            return Err(py.take_error());
+        }
+        Ok(obj)
+    }
+}
+
+/// A `PyType_Slot`.
+pub(crate) fn slot(slot: std::ffi::c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
+    ffi::PyType_Slot { slot, pfunc }
 }
 
 /// Runs the body of an `extern "C"` function called by CPython: a returned error is raised as

@@ -6,7 +6,7 @@ use std::thread::{JoinHandle, ThreadId};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Result;
-use crate::interpreter::{InterpreterConfig, Target, Worker, spawn_worker};
+use crate::interpreter::{InterpreterConfig, Recycle, Target, Worker, spawn_worker};
 use crate::marker::Python;
 use crate::runtime::Runtime;
 use crate::task::{self, Envelope, Task, lock};
@@ -23,6 +23,9 @@ pub struct PoolConfig {
     pub setup: Option<String>,
     /// Configuration of every interpreter.
     pub interpreter: InterpreterConfig,
+    /// Replace a worker's interpreter with a fresh one (set up again) after this many tasks
+    /// (default: never), like `ProcessPoolExecutor`'s `max_tasks_per_child`.
+    pub max_tasks_per_worker: Option<usize>,
 }
 
 impl PoolConfig {
@@ -35,6 +38,12 @@ impl PoolConfig {
     /// Sets the per-interpreter set-up code.
     pub fn setup(mut self, setup: impl Into<Option<String>>) -> Self {
         self.setup = setup.into();
+        self
+    }
+
+    /// Sets how many tasks a worker's interpreter runs before it is replaced.
+    pub fn max_tasks_per_worker(mut self, tasks: impl Into<Option<usize>>) -> Self {
+        self.max_tasks_per_worker = tasks.into().filter(|&n| n > 0);
         self
     }
 
@@ -63,7 +72,8 @@ pub struct Pool {
     jobs: Mutex<Option<Sender<Envelope>>>,
     /// The queue's receiving end, kept to drain it in [`terminate`](Self::terminate).
     queue: Receiver<Envelope>,
-    workers: Vec<Arc<Worker>>,
+    /// The workers' current interpreters (replaced as they are recycled).
+    workers: Arc<Mutex<Vec<Arc<Worker>>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     runners: Arc<[ThreadId]>,
 }
@@ -71,7 +81,7 @@ pub struct Pool {
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("workers", &self.workers.len())
+            .field("workers", &self.workers())
             .field("closed", &self.is_closed())
             .finish_non_exhaustive()
     }
@@ -94,12 +104,26 @@ impl Pool {
         let (jobs, receiver) = crossbeam_channel::unbounded();
         let mut starting = Vec::with_capacity(count);
         let mut failure = None;
+        let current: Arc<Mutex<Vec<Arc<Worker>>>> = Arc::default();
         for i in 0..count {
             let mut interp = config.interpreter.clone();
             if interp.thread_name.is_none() {
                 interp.thread_name = Some(format!("subinterp-pool-{i}"));
             }
-            match spawn_worker(runtime, &interp, config.setup.clone(), receiver.clone()) {
+            let recycle = config.max_tasks_per_worker.map(|after| {
+                let current = Arc::clone(&current);
+                Recycle {
+                    after,
+                    replaced: Box::new(move |worker: Arc<Worker>| {
+                        let mut workers = lock(&current);
+                        if let Some(slot) = workers.iter_mut().find(|w| w.thread == worker.thread) {
+                            *slot = worker;
+                        }
+                    }),
+                }
+            });
+            let setup = config.setup.clone();
+            match spawn_worker(runtime, &interp, setup, receiver.clone(), recycle) {
                 Ok(s) => starting.push(s),
                 Err(e) => {
                     failure = Some(e);
@@ -121,10 +145,11 @@ impl Pool {
             }
         }
         let runners = workers.iter().map(|w| w.thread).collect();
+        *lock(&current) = workers;
         let pool = Pool {
             jobs: Mutex::new(Some(jobs)),
             queue: receiver,
-            workers,
+            workers: current,
             threads: Mutex::new(threads),
             runners,
         };
@@ -136,12 +161,12 @@ impl Pool {
 
     /// Number of interpreters.
     pub fn workers(&self) -> usize {
-        self.workers.len()
+        lock(&self.workers).len()
     }
 
     /// The ids of the pool's interpreters.
     pub fn interpreter_ids(&self) -> Vec<i64> {
-        self.workers.iter().map(|w| w.id).collect()
+        lock(&self.workers).iter().map(|w| w.id).collect()
     }
 
     /// Queues a call of `target` (`"module:function"`) with `args` on the next free
@@ -207,7 +232,8 @@ impl Pool {
         while let Ok(envelope) = self.queue.try_recv() {
             drop(envelope); // Fails its task with `Error::Closed`.
         }
-        for worker in &self.workers {
+        let workers = lock(&self.workers).clone();
+        for worker in workers {
             worker.interrupt(None);
         }
         self.close();

@@ -4,14 +4,19 @@ use std::ffi::{CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::ThreadId;
+use std::time::Duration;
 
 use cpython_sys as ffi;
 
 use crate::error::{Error, Result};
+use crate::go::Spawner;
+use crate::interpreter::Target;
 use crate::marker::Python;
 use crate::object::Object;
 use crate::pool::Pool;
+use crate::task::Task;
 use crate::task::lock;
+use crate::value::Value;
 
 /// The CPython prefix this crate was built against: the default Python home.
 pub const DEFAULT_PYTHON_HOME: &str = env!("SUBINTERP_PYTHON_HOME");
@@ -42,6 +47,9 @@ pub struct RuntimeConfig {
     pub install_signal_handlers: bool,
     /// `sys.argv` (default: `[""]`).
     pub argv: Vec<String>,
+    /// How long an interpreter started by `go` waits idle for the next `go` before it is
+    /// destroyed (default 2 s).
+    pub go_idle_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -51,6 +59,7 @@ impl Default for RuntimeConfig {
             isolated: true,
             install_signal_handlers: false,
             argv: Vec::new(),
+            go_idle_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -71,6 +80,12 @@ impl RuntimeConfig {
     /// Sets whether Python installs its signal handlers.
     pub fn install_signal_handlers(mut self, install: bool) -> Self {
         self.install_signal_handlers = install;
+        self
+    }
+
+    /// Sets how long idle `go` interpreters are kept.
+    pub fn go_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.go_idle_timeout = timeout;
         self
     }
 
@@ -106,6 +121,8 @@ struct Shared {
     lifecycle_changed: Condvar,
     /// The pool behind `csp.map`, created on first use.
     default_pool: Mutex<Option<Arc<Pool>>>,
+    /// The interpreters behind `go`.
+    go: Spawner,
 }
 
 struct Lifecycle {
@@ -159,6 +176,7 @@ impl Runtime {
                 }),
                 lifecycle_changed: Condvar::new(),
                 default_pool: Mutex::new(None),
+                go: Spawner::new(config.go_idle_timeout),
             }),
         };
         *phase = Phase::Running(runtime.clone());
@@ -247,8 +265,11 @@ impl Runtime {
     /// Finalises CPython. Must run on the thread that called [`init`](Self::init), outside
     /// [`with_main`](Self::with_main), after every [`Interpreter`](crate::Interpreter) and
     /// [`Pool`] has been dropped ([`Error::InterpretersAlive`] otherwise, and the runtime stays
-    /// usable). Pools created from Python (`csp.Pool`, `csp.map`) and not closed are terminated
-    /// here: their queued tasks fail and running ones are interrupted.
+    /// usable). Python threads of the main interpreter are joined first (and `threading`'s
+    /// exit hooks run, so an `InterpreterPoolExecutor` finishes its work, as
+    /// `ProcessPoolExecutor` does at exit); then pools created from Python (`csp.Pool`,
+    /// `csp.map`) and not closed, and `go` interpreters, are terminated: their queued tasks
+    /// fail and running ones are interrupted.
     ///
     /// Afterwards every use of the runtime is [`Error::ShutDown`].
     pub fn shutdown(&self) -> Result<()> {
@@ -264,10 +285,14 @@ impl Runtime {
                 "Runtime::shutdown cannot run inside with_main or an interpreter".into(),
             ));
         }
+        // As finalisation would, but before the pools go: Python threads are joined and the
+        // `threading` exit hooks run (an InterpreterPoolExecutor finishes its work there).
+        self.with_main(crate::interpreter::join_python_threads)?;
         let default_pool = lock(&self.shared.default_pool).take();
         if let Some(pool) = default_pool {
             pool.terminate();
         }
+        self.shared.go.terminate();
         crate::module::terminate_pools_of(0);
         {
             let mut lifecycle = lock(&self.shared.lifecycle);
@@ -308,6 +333,34 @@ impl Runtime {
         Ok(Lease {
             runtime: self.clone(),
         })
+    }
+
+    /// Runs `target` (`"module:function"`) with `args` on an interpreter of its own, like a
+    /// goroutine: an idle one left by an earlier `go`, or a new one. It never waits for
+    /// another task to finish, so tasks that block on each other (a pipeline of stages
+    /// connected by [`Channel`](crate::Channel)s) all run.
+    pub fn go(&self, target: &str, args: Vec<Value>) -> Task<Value> {
+        match Target::parse(target) {
+            Ok(target) => self.go_with(None, move |py| target.call(py, &args)),
+            Err(e) => Task::failed(e),
+        }
+    }
+
+    /// Runs `f` on a go interpreter (new ones run `setup` first).
+    pub(crate) fn go_with<R, F>(&self, setup: Option<String>, f: F) -> Task<R>
+    where
+        F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        if let Err(e) = self.check_running() {
+            return Task::failed(e);
+        }
+        self.shared.go.go(self, setup, f)
+    }
+
+    /// Go interpreters alive now, and how many of them are idle (waiting for a `go`).
+    pub fn go_interpreters(&self) -> (usize, usize) {
+        self.shared.go.counts()
     }
 
     /// Number of interpreters (besides the main one) alive now.

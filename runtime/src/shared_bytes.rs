@@ -18,7 +18,7 @@ use cpython_sys as ffi;
 
 use crate::error::Result;
 use crate::marker::Python;
-use crate::object::{Object, trampoline, trampoline_unraisable};
+use crate::object::{Object, interpreter_cached, slot, trampoline, trampoline_unraisable};
 
 /// Key of the type in the interpreter's state dict.
 const TYPE_KEY: &CStr = c"subinterp.SharedBytes";
@@ -51,15 +51,57 @@ static mut METHODS: [ffi::PyMethodDef; 2] = [
 /// A new `SharedBytes` over `data`, in `py`'s interpreter.
 pub(crate) fn new<'py>(py: Python<'py>, data: Arc<[u8]>) -> Result<Object<'py>> {
     let ty = type_object(py)?;
-    // SAFETY: attached; `ty` is our heap type, whose instances have `SharedBytesObject`'s
-    // layout; `PyType_GenericAlloc` returns zeroed memory (and a type reference) that we
-    // initialise before anyone sees the object.
+    // SAFETY: attached; `ty` is our type.
+    unsafe { new_of_type(py, ty.as_ptr().cast(), data) }
+}
+
+/// # Safety
+/// Attached; `ty` is this interpreter's `SharedBytes` type.
+unsafe fn new_of_type<'py>(
+    py: Python<'py>,
+    ty: *mut ffi::PyTypeObject,
+    data: Arc<[u8]>,
+) -> Result<Object<'py>> {
+    // SAFETY: `ty`'s instances have `SharedBytesObject`'s layout; `PyType_GenericAlloc`
+    // returns zeroed memory (and a type reference) that we initialise before anyone sees it.
     unsafe {
-        let obj = Object::from_owned(py, ffi::PyType_GenericAlloc(ty.as_ptr().cast(), 0))?;
+        let obj = Object::from_owned(py, ffi::PyType_GenericAlloc(ty, 0))?;
         let raw = obj.as_ptr().cast::<SharedBytesObject>();
         std::ptr::write(&raw mut (*raw).data, ManuallyDrop::new(data));
         (*raw).hash = -1;
         Ok(obj)
+    }
+}
+
+unsafe extern "C" fn tp_new(
+    ty: *mut ffi::PyTypeObject,
+    args: *mut ffi::PyObject,
+    kwargs: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: CPython calls tp_new attached with the type, an args tuple and a kwargs dict
+    // (or NULL); the buffer view is released after the copy.
+    unsafe {
+        trampoline("csp.SharedBytes()", std::ptr::null_mut(), |py| {
+            if ffi::PyTuple_GET_SIZE(args) != 1
+                || (!kwargs.is_null() && ffi::PyDict_Size(kwargs) > 0)
+            {
+                return Err(crate::args::type_error(
+                    "SharedBytes() takes exactly one argument, a bytes-like object".into(),
+                ));
+            }
+            let source = ffi::PyTuple_GET_ITEM(args, 0);
+            if let Some(arc) = arc_of(&Object::from_borrowed(py, source)?) {
+                return Ok(new_of_type(py, ty, arc)?.into_ptr());
+            }
+            let mut view = std::mem::zeroed::<ffi::Py_buffer>();
+            if ffi::PyObject_GetBuffer(source, &mut view, ffi::PyBUF_SIMPLE) < 0 {
+                return Err(py.take_error());
+            }
+            let data: Arc<[u8]> =
+                std::slice::from_raw_parts(view.buf.cast::<u8>(), view.len as usize).into();
+            ffi::PyBuffer_Release(&mut view);
+            Ok(new_of_type(py, ty, data)?.into_ptr())
+        })
     }
 }
 
@@ -81,25 +123,9 @@ pub(crate) fn arc_of(obj: &Object<'_>) -> Option<Arc<[u8]>> {
 
 /// This interpreter's `SharedBytes` type, created on first use.
 pub(crate) fn type_object(py: Python<'_>) -> Result<Object<'_>> {
-    // SAFETY: attached; `PyInterpreterState_GetDict` returns a borrowed dict (or NULL);
-    // `GetItemStringRef` gives a new reference; the spec outlives the `PyType_FromSpec` call and
-    // points only at static data (name, methods).
-    unsafe {
-        let dict = ffi::PyInterpreterState_GetDict(ffi::PyInterpreterState_Get());
-        if dict.is_null() {
-            ffi::PyErr_SetString(
-                ffi::PyExc_SystemError,
-                c"this interpreter has no state dict".as_ptr(),
-            );
-            return Err(py.take_error());
-        }
-        let mut found = std::ptr::null_mut();
-        match ffi::PyDict_GetItemStringRef(dict, TYPE_KEY.as_ptr(), &mut found) {
-            1 => return Object::from_owned(py, found),
-            0 => {}
-            _ => return Err(py.take_error()),
-        }
+    interpreter_cached(py, TYPE_KEY, |py| {
         let mut slots = [
+            slot(ffi::Py_tp_new, tp_new as *mut c_void),
             slot(ffi::Py_tp_dealloc, dealloc as *mut c_void),
             slot(ffi::Py_bf_getbuffer, getbuffer as *mut c_void),
             slot(ffi::Py_sq_length, length as *mut c_void),
@@ -109,9 +135,11 @@ pub(crate) fn type_object(py: Python<'_>) -> Result<Object<'_>> {
             slot(ffi::Py_tp_methods, (&raw mut METHODS).cast()),
             slot(
                 ffi::Py_tp_doc,
-                c"A read-only bytes-like buffer over memory shared between interpreters (large \
-                  bytes arrive as this, without a copy). Use it wherever a bytes-like object is \
-                  accepted; bytes(x) makes a copy."
+                c"SharedBytes(data)\n--\n\nA read-only bytes-like buffer over memory shared \
+                  between interpreters: large bytes arrive as this, without a copy, and sending \
+                  one sends the same memory again (SharedBytes(data) copies data once, to send \
+                  it many times for free). Use it wherever a bytes-like object is accepted; \
+                  bytes(x) makes a copy."
                     .as_ptr()
                     .cast_mut()
                     .cast(),
@@ -122,21 +150,12 @@ pub(crate) fn type_object(py: Python<'_>) -> Result<Object<'_>> {
             name: c"csp.SharedBytes".as_ptr(),
             basicsize: size_of::<SharedBytesObject>() as c_int,
             itemsize: 0,
-            flags: (ffi::Py_TPFLAGS_DEFAULT
-                | ffi::Py_TPFLAGS_IMMUTABLETYPE
-                | ffi::Py_TPFLAGS_DISALLOW_INSTANTIATION) as u32,
+            flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE) as u32,
             slots: slots.as_mut_ptr(),
         };
-        let ty = Object::from_owned(py, ffi::PyType_FromSpec(&mut spec))?;
-        if ffi::PyDict_SetItemString(dict, TYPE_KEY.as_ptr(), ty.as_ptr()) < 0 {
-            return Err(py.take_error());
-        }
-        Ok(ty)
-    }
-}
-
-fn slot(slot: c_int, pfunc: *mut c_void) -> ffi::PyType_Slot {
-    ffi::PyType_Slot { slot, pfunc }
+        // SAFETY: attached; the spec outlives the call and points only at static data.
+        unsafe { Object::from_owned(py, ffi::PyType_FromSpec(&mut spec)) }
+    })
 }
 
 /// The data of a `SharedBytes`.

@@ -7,9 +7,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
+use crate::blocking::Wait;
+use crate::channel::Waited;
 use crate::error::{Error, Result};
 use crate::interpreter::Worker;
 use crate::marker::Python;
+use crate::parker::Parker;
 
 /// How often a timed-out task is interrupted again while it keeps running (e.g. because it
 /// caught `KeyboardInterrupt`).
@@ -84,15 +87,30 @@ struct TaskInner<T> {
     control: Arc<Control>,
     result: Mutex<Option<Result<T>>>,
     done: Condvar,
+    /// Threads parked waiting for the result (see [`Task::wait_with`]).
+    parked: Mutex<Vec<Arc<Parker>>>,
 }
 
 impl<T> TaskInner<T> {
+    fn new(control: Arc<Control>, result: Option<Result<T>>) -> Self {
+        TaskInner {
+            control,
+            result: Mutex::new(result),
+            done: Condvar::new(),
+            parked: Mutex::new(Vec::new()),
+        }
+    }
+
     fn complete(&self, result: Result<T>) {
         let mut slot = lock(&self.result);
         if slot.is_none() {
             *slot = Some(result);
         }
+        drop(slot);
         self.done.notify_all();
+        for parker in std::mem::take(&mut *lock(&self.parked)) {
+            parker.unpark();
+        }
     }
 }
 
@@ -120,11 +138,7 @@ where
     R: Send + 'static,
 {
     let control = Control::new(runners);
-    let inner = Arc::new(TaskInner {
-        control: Arc::clone(&control),
-        result: Mutex::new(None),
-        done: Condvar::new(),
-    });
+    let inner = Arc::new(TaskInner::new(Arc::clone(&control), None));
     let completer = Completer {
         inner: Arc::clone(&inner),
         closed,
@@ -151,11 +165,10 @@ impl<T> Task<T> {
     /// A task that has already failed (e.g. its target was malformed).
     pub(crate) fn failed(error: Error) -> Self {
         Task {
-            inner: Arc::new(TaskInner {
-                control: Control::new(Arc::from([])),
-                result: Mutex::new(Some(Err(error))),
-                done: Condvar::new(),
-            }),
+            inner: Arc::new(TaskInner::new(
+                Control::new(Arc::from([])),
+                Some(Err(error)),
+            )),
         }
     }
 
@@ -242,6 +255,29 @@ impl<T> Task<T> {
             }
         }
         true
+    }
+
+    /// Waits parked until finished or `deadline`, calling `wait` for each sleep: `Some(true)`
+    /// if finished, `Some(false)` at the deadline, `None` if `wait` aborted.
+    pub(crate) fn wait_with(&self, deadline: Option<Instant>, wait: &mut Wait<'_>) -> Option<bool> {
+        let parker = Parker::current();
+        loop {
+            // Registered before checking: a completion in between unparks us.
+            lock(&self.inner.parked).push(Arc::clone(&parker));
+            let outcome = if self.is_finished() {
+                Some(Some(true))
+            } else {
+                match wait(&parker, deadline) {
+                    Waited::Continue => None,
+                    Waited::Timeout => Some(Some(self.is_finished())),
+                    Waited::Abort => Some(None),
+                }
+            };
+            lock(&self.inner.parked).retain(|p| !Arc::ptr_eq(p, &parker));
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+        }
     }
 
     fn take(&self) -> Result<T> {

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use cpython_sys as ffi;
 
+use crate::channel::Channel;
 use crate::error::{Error, PyException, Result};
 use crate::marker::Python;
 use crate::object::Object;
-use crate::shared_bytes;
+use crate::{py_channel, shared_bytes};
 
 /// `bytes` of at least this many bytes (64 KiB) cross into an interpreter without a copy: the
 /// receiver gets a read-only `csp.SharedBytes` buffer over the same Rust allocation instead of
@@ -55,6 +56,8 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// `frozenset`, in the order Python iterated it.
     FrozenSet(Vec<Value>),
+    /// A [`Channel`] handle (`csp.Channel` in Python): the same channel on both sides.
+    Channel(Channel),
 }
 
 impl Value {
@@ -123,6 +126,7 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Tuple(_) => "tuple",
             Value::FrozenSet(_) => "frozenset",
+            Value::Channel(_) => "csp.Channel",
         }
     }
 }
@@ -138,6 +142,7 @@ impl PartialEq for Value {
             (Complex { re: a, im: b }, Complex { re: c, im: d }) => a == c && b == d,
             (Str(a), Str(b)) => a == b,
             (Bytes(a), Bytes(b)) => a == b,
+            (Channel(a), Channel(b)) => a.same(b),
             (Tuple(a), Tuple(b)) => a == b,
             (FrozenSet(a), FrozenSet(b)) => {
                 a.len() == b.len()
@@ -375,6 +380,18 @@ impl<T: Into<Value>> From<Option<T>> for Value {
     }
 }
 
+impl From<Channel> for Value {
+    fn from(channel: Channel) -> Self {
+        Value::Channel(channel)
+    }
+}
+
+impl From<&Channel> for Value {
+    fn from(channel: &Channel) -> Self {
+        Value::Channel(channel.clone())
+    }
+}
+
 impl From<Vec<Value>> for Value {
     /// A tuple.
     fn from(items: Vec<Value>) -> Self {
@@ -418,6 +435,7 @@ fn to_object_at<'py>(py: Python<'py>, value: &Value, depth: usize) -> Result<Obj
                 let items = tuple(py, items, depth)?;
                 ffi::PyFrozenSet_New(items.as_ptr())
             }
+            Value::Channel(channel) => return py_channel::new(py, channel.clone()),
         };
         Object::from_owned(py, ptr)
     }
@@ -494,6 +512,8 @@ fn from_object_at(obj: &Object<'_>, depth: usize) -> Result<Value> {
             Ok(Value::FrozenSet(items))
         } else if let Some(arc) = shared_bytes::arc_of(obj) {
             Ok(Value::Bytes(Bytes(arc)))
+        } else if let Some(channel) = py_channel::channel_of(obj) {
+            Ok(Value::Channel(channel))
         } else {
             Err(not_shareable(&obj.type_name()))
         }
@@ -547,18 +567,27 @@ impl Object<'_> {
     }
 }
 
-/// `TypeError: <type> is not shareable ...`.
+/// What every "not shareable" message says after the type name.
+const NOT_SHAREABLE: &str = " is not shareable between interpreters: ";
+
+/// `TypeError: <type> is not shareable ...` (raised in Python as `csp.NotShareableError`, a
+/// `TypeError`).
 pub(crate) fn not_shareable(type_name: &str) -> Error {
     Error::Python(Box::new(PyException {
         type_name: "TypeError".into(),
         message: format!(
-            "{type_name} is not shareable between interpreters: only None, bool, int, float, \
-             complex, str, bytes and tuples or frozensets of them cross (exact types, not \
-             subclasses); convert it first (e.g. a list to a tuple)"
+            "{type_name}{NOT_SHAREABLE}only None, bool, int, float, complex, str, bytes, \
+             csp.Channel and tuples or frozensets of them cross (exact types, not subclasses); \
+             convert it first (e.g. a list to a tuple)"
         ),
         traceback: String::new(),
         lineno: None,
     }))
+}
+
+/// Whether `exc` is the error of [`not_shareable`].
+pub(crate) fn is_not_shareable(exc: &PyException) -> bool {
+    exc.type_name == "TypeError" && exc.message.contains(NOT_SHAREABLE)
 }
 
 fn value_error(message: String) -> Error {

@@ -1,5 +1,6 @@
 //! The `subinterp` binary: `--version`, `run SCRIPT ARGS` with Python's exit-status rules,
-//! functions of the script's `__main__` crossing to pool workers, and the example.
+//! functions of the script's `__main__` crossing to pool workers, the examples, the Python
+//! test suite of the `csp` module, and Ctrl-C.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -165,32 +166,118 @@ fn the_benchmark_script_runs_every_variant() {
         "\"ProcessPoolExecutor\"",
         "\"ThreadPoolExecutor\"",
         "\"speedup\"",
+        "\"throughput\"",
+        "\"latency_us\"",
+        "\"_interpqueues\"",
+        "\"multiprocessing.Queue\"",
+        "\"queue.Queue (threads)\"",
+        "\"csp (SharedBytes)\"",
     ] {
         assert!(stdout.contains(key), "{key} missing from {stdout}");
     }
 }
 
 #[test]
-fn ctrl_c_interrupts_a_script_waiting_on_a_pool() {
+fn the_csp_python_suite_passes() {
+    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_csp.py");
+    let out = run(&suite, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.trim_end().ends_with("OK"), "{stderr}");
+    eprintln!("{stderr}");
+}
+
+#[test]
+fn the_pipeline_example_sieves_through_100_stages() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/pipeline.py");
+    let out = run(&example, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = text(&out.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("the first 100 primes, through 100 filter stages:")
+    );
+    let primes: Vec<u32> = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let expected: Vec<u32> = (2..)
+        .filter(|n| (2..*n).take_while(|d| d * d <= *n).all(|d| n % d != 0))
+        .take(100)
+        .collect();
+    assert_eq!(primes, expected);
+    assert!(stderr.starts_with("101 interpreters"), "{stderr}");
+}
+
+#[test]
+fn the_fan_out_example_gives_the_same_count_on_any_number_of_workers() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/fan_out.py");
+    let expected = "1572380 of 2000000 samples inside the quarter circle: pi ~ 3.14476\n";
+    for workers in ["1", "3"] {
+        let out = run(&example, &["2000000", workers]);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!(text(&out.stdout), expected);
+        assert!(
+            stderr.starts_with(&format!("40 jobs on {workers} workers")),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_process_pool_program_gives_the_same_output_on_interpreters() {
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/executor_swap.py");
+    let on_interpreters = run(&example, &[]);
+    let on_processes = run(&example, &["--process"]);
+    for out in [&on_interpreters, &on_processes] {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let stdout = text(&on_interpreters.stdout);
+    assert_eq!(stdout, text(&on_processes.stdout));
+    assert!(
+        stdout.starts_with("longest Collatz chain below 300000: 230631 (442 steps)\n"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("caught from a worker: ValueError('negative input: -4')\n"));
+    assert!(text(&on_interpreters.stderr).starts_with("InterpreterPoolExecutor: "));
+}
+
+#[test]
+fn an_executor_left_open_finishes_its_work_at_exit() {
+    let out = run_code(
+        "openexecutor",
+        "import csp, time\n\
+         def work(i):\n    time.sleep(0.05)\n    print('done', i, flush=True)\n\
+         if __name__ == '__main__':\n\
+         \x20   ex = csp.InterpreterPoolExecutor(1)\n\
+         \x20   futures = [ex.submit(work, i) for i in range(4)]\n\
+         \x20   print('submitted', flush=True)\n",
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "submitted\ndone 0\ndone 1\ndone 2\ndone 3\n"
+    );
+}
+
+/// Starts `code` as a script, waits for it to print `ready`, sends it SIGINT and returns its
+/// exit status, its stderr, and how long it took to exit after the signal.
+fn interrupt_script(name: &str, code: &str) -> (Option<i32>, String, std::time::Duration) {
     use std::io::{BufRead, BufReader};
     use std::os::unix::process::CommandExt;
     use std::process::Stdio;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
-    let dir = std::env::temp_dir().join(format!("subinterp-cli-{}-ctrlc", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("subinterp-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let script = dir.join("ctrlc.py");
-    std::fs::write(
-        &script,
-        "import csp, sys\n\
-         def spin(n):\n    while True: n += 1\n\
-         if __name__ == '__main__':\n\
-         \x20   with csp.Pool(2) as pool:\n\
-         \x20       tasks = [pool.submit(spin, 0) for _ in range(4)]\n\
-         \x20       print('ready', flush=True)\n\
-         \x20       tasks[0].result()\n",
-    )
-    .unwrap();
+    let script = dir.join(format!("{name}.py"));
+    std::fs::write(&script, code).unwrap();
     let mut command = Command::new(BIN);
     command
         .arg("run")
@@ -215,12 +302,43 @@ fn ctrl_c_interrupts_a_script_waiting_on_a_pool() {
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(rc, 0);
     let status = child.wait().unwrap();
+    let took = sent.elapsed();
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(130), "{stderr}");
+    (status.code(), stderr, took)
+}
+
+#[test]
+fn ctrl_c_interrupts_a_script_waiting_on_a_pool() {
+    let (code, stderr, took) = interrupt_script(
+        "ctrlc",
+        "import csp, sys\n\
+         def spin(n):\n    while True: n += 1\n\
+         if __name__ == '__main__':\n\
+         \x20   with csp.Pool(2) as pool:\n\
+         \x20       tasks = [pool.submit(spin, 0) for _ in range(4)]\n\
+         \x20       print('ready', flush=True)\n\
+         \x20       tasks[0].result()\n",
+    );
+    assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.trim_end().ends_with("KeyboardInterrupt"), "{stderr}");
     assert!(
-        sent.elapsed() < Duration::from_secs(20),
+        took < std::time::Duration::from_secs(20),
         "the running tasks were interrupted, not waited for"
     );
+}
+
+#[test]
+fn ctrl_c_interrupts_a_script_blocked_on_a_channel() {
+    let (code, stderr, took) = interrupt_script(
+        "ctrlc-channel",
+        "import csp\n\
+         ch = csp.Channel()\n\
+         print('ready', flush=True)\n\
+         csp.select(ch, csp.Channel())\n",
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.trim_end().ends_with("KeyboardInterrupt"), "{stderr}");
+    // The parked wait is woken by the signal itself and exits promptly.
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 }

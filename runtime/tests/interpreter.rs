@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Rendezvous, runtime};
-use subinterp::{Error, Interpreter, InterpreterConfig, Value};
+use subinterp::{Channel, Error, Interpreter, InterpreterConfig, Value};
 
 fn interp() -> Interpreter {
     Interpreter::new(runtime()).expect("an interpreter starts")
@@ -241,6 +241,36 @@ fn interrupt_stops_the_running_job() {
     for _ in 0..20 {
         assert_eq!(i.eval("sum(range(1000))").unwrap(), Value::from(499500));
     }
+}
+
+#[test]
+fn interrupts_and_timeouts_end_a_job_blocked_on_a_channel() {
+    let i = interp();
+    let ch = Channel::new(0);
+    i.exec("import csp").unwrap();
+    i.with_python({
+        let ch = ch.clone();
+        move |py| {
+            let main = py.main_module()?;
+            main.setattr("ch", &py.object(&ch.into())?)
+        }
+    })
+    .unwrap();
+    // Parked in recv, running no bytecode: the interrupt wakes it.
+    let task = i.submit_eval("ch.recv()");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(i.interrupt());
+    assert_eq!(task.wait(), Err(Error::Interrupted));
+    // A timeout does the same, and the interpreter (and the channel) still work afterwards.
+    let started = Instant::now();
+    let err = i
+        .submit_eval("csp.select(ch, csp.Channel())")
+        .wait_timeout(Duration::from_millis(100));
+    assert_eq!(err, Err(Error::Timeout(Duration::from_millis(100))));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let sender = std::thread::spawn(move || ch.send("after"));
+    assert_eq!(i.eval("ch.recv()").unwrap(), Value::from("after"));
+    sender.join().unwrap().unwrap();
 }
 
 #[test]

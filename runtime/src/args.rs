@@ -1,0 +1,124 @@
+//! Argument parsing for the `METH_FASTCALL | METH_KEYWORDS` functions of the `csp` module.
+
+use std::time::Duration;
+
+use cpython_sys as ffi;
+
+use crate::error::{Error, PyException, Result};
+use crate::marker::Python;
+use crate::object::Object;
+
+/// The arguments of one call, matched to parameter names: `params[i]` is `Some` when given
+/// (positionally or by keyword). Borrowed for the duration of the call.
+pub(crate) type Parsed<'py, const N: usize> = [Option<Object<'py>>; N];
+
+/// Matches a vectorcall's arguments to `params`; the first `required` are required.
+///
+/// # Safety
+/// Attached; `args` holds `nargs` positional values followed by one value per name in the
+/// `kwnames` tuple (or `kwnames` is NULL), all live for the call.
+pub(crate) unsafe fn parse<'py, const N: usize>(
+    py: Python<'py>,
+    func: &str,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    params: [&str; N],
+    required: usize,
+) -> Result<Parsed<'py, N>> {
+    let nargs = nargs.max(0) as usize;
+    if nargs > N {
+        return Err(type_error(format!(
+            "{func}() takes at most {N} argument(s) ({nargs} given)"
+        )));
+    }
+    let mut parsed: Parsed<'py, N> = std::array::from_fn(|_| None);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        for (i, slot) in parsed.iter_mut().enumerate().take(nargs) {
+            *slot = Some(Object::from_borrowed(py, *args.add(i))?);
+        }
+        let nkw = if kwnames.is_null() {
+            0
+        } else {
+            ffi::PyTuple_GET_SIZE(kwnames) as usize
+        };
+        for k in 0..nkw {
+            let name = Object::from_borrowed(py, ffi::PyTuple_GET_ITEM(kwnames, k as isize))?;
+            let name = name.utf8()?;
+            let Some(i) = params.iter().position(|p| *p == name) else {
+                return Err(type_error(format!(
+                    "{func}() got an unexpected keyword argument '{name}'"
+                )));
+            };
+            if parsed[i].is_some() {
+                return Err(type_error(format!(
+                    "{func}() got multiple values for argument '{name}'"
+                )));
+            }
+            parsed[i] = Some(Object::from_borrowed(py, *args.add(nargs + k))?);
+        }
+    }
+    if let Some(missing) = params[..required]
+        .iter()
+        .zip(&parsed)
+        .find_map(|(name, value)| value.is_none().then_some(name))
+    {
+        return Err(type_error(format!(
+            "{func}() missing required argument '{missing}'"
+        )));
+    }
+    Ok(parsed)
+}
+
+/// A timeout argument: absent or `None` waits forever; a non-negative number of seconds.
+pub(crate) fn timeout(obj: Option<&Object<'_>>) -> Result<Option<Duration>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    // SAFETY: attached (the object's token); `PyFloat_AsDouble` accepts any real number.
+    let secs = unsafe { ffi::PyFloat_AsDouble(obj.as_ptr()) };
+    // SAFETY: attached.
+    if secs == -1.0 && !unsafe { ffi::PyErr_Occurred() }.is_null() {
+        return Err(obj.py().take_error());
+    }
+    if secs.is_nan() || secs < 0.0 {
+        return Err(value_error(format!(
+            "timeout must be a non-negative number of seconds or None, not {secs}"
+        )));
+    }
+    Ok(Some(
+        Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX),
+    ))
+}
+
+/// A non-negative `int` argument that fits in `usize`.
+pub(crate) fn count(obj: &Object<'_>, what: &str) -> Result<usize> {
+    match obj.to_value().ok().and_then(|v| v.as_i64()) {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(value_error(format!(
+            "{what} must be a non-negative int, not {}",
+            obj.repr().unwrap_or_else(|_| obj.type_name())
+        ))),
+    }
+}
+
+/// A `TypeError` to raise.
+pub(crate) fn type_error(message: String) -> Error {
+    python_error("TypeError", message)
+}
+
+/// A `ValueError` to raise.
+pub(crate) fn value_error(message: String) -> Error {
+    python_error("ValueError", message)
+}
+
+/// An exception of the builtin (or `csp`) type `type_name` to raise.
+pub(crate) fn python_error(type_name: &str, message: String) -> Error {
+    Error::Python(Box::new(PyException {
+        type_name: type_name.into(),
+        message,
+        traceback: String::new(),
+        lineno: None,
+    }))
+}

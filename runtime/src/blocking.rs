@@ -1,0 +1,96 @@
+//! Blocking from Python: how a thread attached to an interpreter waits (for a channel
+//! operation, a task's result) without holding the GIL and without polling.
+//!
+//! The wait itself runs detached and parks the thread ([`Parker`]). It ends early, with the
+//! Python exception to raise, when
+//! - a signal handler ran on the thread (the main thread gets Ctrl-C): Python's handlers run,
+//!   and the wait restarts unless one raised;
+//! - the interpreter was interrupted ([`Worker::interrupt`](crate::interpreter::Worker)):
+//!   the asynchronous exception it set (`KeyboardInterrupt`) is raised at once.
+//!
+//! An operation that completed meanwhile still wins; the signal or interrupt then fires at the
+//! next bytecode, as it would have anyway. Nothing is lost either way.
+
+use std::time::Instant;
+
+use cpython_sys as ffi;
+
+use crate::channel::Waited;
+use crate::marker::Python;
+use crate::parker::{Parker, Wake};
+
+/// A Python exception is set in the current interpreter: the operation's result is NULL.
+#[derive(Debug)]
+pub(crate) struct Raised;
+
+/// What a parked operation calls for each sleep (see [`Waited`]).
+pub(crate) type Wait<'a> = dyn FnMut(&Parker, Option<Instant>) -> Waited + 'a;
+
+/// Runs `op` detached, giving it the wait to park with; `op` returns `None` when that wait
+/// told it to abort. Handles signals and interrupts as the module documentation says.
+pub(crate) fn block_detached<R: Send>(
+    py: Python<'_>,
+    mut op: impl FnMut(&mut Wait<'_>) -> Option<R> + Send,
+) -> Result<R, Raised> {
+    let parker = Parker::current();
+    loop {
+        // SAFETY: attached.
+        if unsafe { raise_pending_async_exc() } {
+            return Err(Raised);
+        }
+        // Set while attached: an interrupt needs our GIL, so it either set the asynchronous
+        // exception checked above or finds this flag set.
+        parker.set_interruptible(true);
+        let result = py.allow_threads(|| op(&mut python_wait));
+        let interrupted = parker.set_interruptible(false);
+        if let Some(result) = result {
+            return Ok(result);
+        }
+        // SAFETY: attached.
+        unsafe {
+            if interrupted {
+                if !raise_pending_async_exc() {
+                    ffi::PyErr_SetNone(ffi::PyExc_KeyboardInterrupt);
+                }
+                return Err(Raised);
+            }
+            if ffi::PyErr_CheckSignals() < 0 {
+                return Err(Raised);
+            }
+        }
+    }
+}
+
+/// One sleep of a blocking operation started from Python.
+fn python_wait(parker: &Parker, deadline: Option<Instant>) -> Waited {
+    match parker.park(deadline) {
+        Wake::Timeout => Waited::Timeout,
+        Wake::Signal => Waited::Abort,
+        Wake::Unparked if parker.interrupt_requested() => Waited::Abort,
+        Wake::Unparked => Waited::Continue,
+    }
+}
+
+/// Raises the asynchronous exception pending for this thread (set by an interrupt, to fire at
+/// the next bytecode) right now instead, so a wait about to start does not miss it. Returns
+/// whether there was one.
+///
+/// # Safety
+/// Attached.
+unsafe fn raise_pending_async_exc() -> bool {
+    // SAFETY: attached: our own thread state; `async_exc` is only written by threads holding
+    // this interpreter's GIL, which we hold. `SetAsyncExc(id, NULL)` clears it (it may leave
+    // the eval-breaker bit set, which is harmless).
+    unsafe {
+        let tstate = ffi::PyThreadState_Get();
+        let exc = (*tstate).async_exc;
+        if exc.is_null() {
+            return false;
+        }
+        ffi::Py_IncRef(exc);
+        ffi::PyThreadState_SetAsyncExc((*tstate).thread_id, std::ptr::null_mut());
+        ffi::PyErr_SetNone(exc);
+        ffi::Py_DecRef(exc);
+        true
+    }
+}

@@ -1,0 +1,758 @@
+//! [`Channel`]: CSP channels carrying [`Value`]s between interpreters and Rust threads, and
+//! [`Select`] over several of their operations.
+//!
+//! A channel is a lock-protected buffer plus two queues of blocked operations: senders
+//! waiting with their value, and receivers waiting for one. An operation that cannot complete
+//! at once enqueues a *waiter* (one per blocking call, shared by every case of a select) and
+//! parks its thread; the thread that later makes it possible (a receiver for a blocked sender,
+//! a sender for a blocked receiver, `close` for both) completes the waiter — at most once,
+//! under the waiter's own lock, so a select finishes exactly one of its cases — and unparks
+//! it. Nothing polls.
+//!
+//! Lock order: several channel locks only ever in address order (a select takes all of its
+//! channels' locks to look for a ready case), and a waiter's lock only while holding at most
+//! one channel lock and nothing else.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::parker::{Parker, Wake};
+use crate::task::lock;
+use crate::value::Value;
+
+/// A CSP channel: many senders and many receivers, carrying [`Value`]s.
+///
+/// With capacity 0 it is a *rendezvous*: a send waits until a receiver takes the value. With
+/// capacity `n > 0` up to `n` values wait in the channel, and a send blocks only when it is full.
+/// Values from one sender arrive in the order they were sent.
+///
+/// After [`close`](Self::close), receivers still get what is queued and then
+/// [`RecvError::Closed`]; a send fails with [`SendErrorKind::Closed`] and hands its value back.
+///
+/// `Channel` is a cheap `Clone` handle (every clone is the same channel) and is itself a
+/// value: [`Value::Channel`] sends it over another channel or into an interpreter, where it
+/// arrives as a `csp.Channel`. Blocking calls park the thread; call them through
+/// [`Python::allow_threads`](crate::Python::allow_threads) when attached to an interpreter.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    state: Mutex<State>,
+}
+
+struct State {
+    capacity: usize,
+    buffer: VecDeque<Value>,
+    closed: bool,
+    senders: VecDeque<BlockedSend>,
+    receivers: VecDeque<BlockedRecv>,
+}
+
+struct BlockedSend {
+    waiter: Arc<Waiter>,
+    case: usize,
+    value: Value,
+}
+
+struct BlockedRecv {
+    waiter: Arc<Waiter>,
+    case: usize,
+}
+
+/// Channel ids, for `Debug` and `repr`.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Channel {
+    /// A new channel holding up to `capacity` values (0: rendezvous).
+    pub fn new(capacity: usize) -> Channel {
+        Channel {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                state: Mutex::new(State {
+                    capacity,
+                    buffer: VecDeque::new(),
+                    closed: false,
+                    senders: VecDeque::new(),
+                    receivers: VecDeque::new(),
+                }),
+            }),
+        }
+    }
+
+    /// A channel that never blocks senders (for internal reply queues).
+    pub(crate) fn unbounded() -> Channel {
+        Channel::new(usize::MAX)
+    }
+
+    /// Sends `value`, waiting as long as it takes for room (or, with capacity 0, a receiver).
+    pub fn send(&self, value: impl Into<Value>) -> Result<(), SendError> {
+        self.send_until(value.into(), Block::Forever)
+    }
+
+    /// Sends `value`, waiting at most `timeout`.
+    pub fn send_timeout(
+        &self,
+        value: impl Into<Value>,
+        timeout: Duration,
+    ) -> Result<(), SendError> {
+        self.send_until(value.into(), Block::Until(Instant::now() + timeout))
+    }
+
+    /// Sends `value` only if that needs no waiting: there is room, or a receiver is waiting.
+    pub fn try_send(&self, value: impl Into<Value>) -> Result<(), SendError> {
+        self.send_until(value.into(), Block::No)
+    }
+
+    /// Receives the next value, waiting as long as it takes.
+    pub fn recv(&self) -> Result<Value, RecvError> {
+        self.recv_until(Block::Forever)
+    }
+
+    /// Receives the next value, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Value, RecvError> {
+        self.recv_until(Block::Until(Instant::now() + timeout))
+    }
+
+    /// Receives a value only if one is ready now.
+    pub fn try_recv(&self) -> Result<Value, RecvError> {
+        self.recv_until(Block::No)
+    }
+
+    /// Closes the channel: blocked senders get their values back with
+    /// [`SendErrorKind::Closed`], receivers drain what is queued and then get
+    /// [`RecvError::Closed`]. Returns `false` if it was already closed.
+    pub fn close(&self) -> bool {
+        let (senders, receivers) = {
+            let mut state = self.lock();
+            if state.closed {
+                return false;
+            }
+            state.closed = true;
+            (
+                std::mem::take(&mut state.senders),
+                std::mem::take(&mut state.receivers),
+            )
+        };
+        for s in senders {
+            if let Err(value) = s.waiter.complete(s.case, Outcome::SendClosed(s.value)) {
+                s.waiter.give_back(s.case, value);
+            }
+        }
+        for r in receivers {
+            let _ = r.waiter.complete(r.case, Outcome::RecvClosed);
+        }
+        true
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// The number of values queued in the channel now.
+    pub fn len(&self) -> usize {
+        self.lock().buffer.len()
+    }
+
+    /// Whether no value is queued now.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many values the channel holds before senders wait (0: rendezvous).
+    pub fn capacity(&self) -> usize {
+        self.lock().capacity
+    }
+
+    /// An iterator receiving values until the channel is closed and drained.
+    pub fn iter(&self) -> impl Iterator<Item = Value> + '_ {
+        std::iter::from_fn(|| self.recv().ok())
+    }
+
+    /// Whether two handles are the same channel.
+    pub fn same(&self, other: &Channel) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// A process-unique number naming the channel (in `Debug` and Python's `repr`).
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// The address identifying this channel (its hash in Python).
+    pub(crate) fn addr(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.inner.state)
+    }
+
+    fn send_until(&self, value: Value, block: Block) -> Result<(), SendError> {
+        let mut select = Select::new();
+        select.send(self, value);
+        match select.run(block, &mut plain_wait) {
+            Ok(_) => Ok(()),
+            Err(SelectError::SendClosed { value, .. }) => Err(SendError {
+                kind: SendErrorKind::Closed,
+                value,
+            }),
+            Err(SelectError::WouldBlock) => Err(SendError {
+                kind: SendErrorKind::Full,
+                value: select.take_unsent(0),
+            }),
+            Err(SelectError::Timeout | SelectError::Aborted) => Err(SendError {
+                kind: SendErrorKind::Timeout,
+                value: select.take_unsent(0),
+            }),
+        }
+    }
+
+    fn recv_until(&self, block: Block) -> Result<Value, RecvError> {
+        let mut select = Select::new();
+        select.recv(self);
+        match select.run(block, &mut plain_wait) {
+            Ok(Selected::Received { value, .. }) => Ok(value),
+            Ok(_) => Err(RecvError::Closed),
+            Err(SelectError::WouldBlock) => Err(RecvError::Empty),
+            Err(_) => Err(RecvError::Timeout),
+        }
+    }
+}
+
+impl PartialEq for Channel {
+    fn eq(&self, other: &Self) -> bool {
+        self.same(other)
+    }
+}
+
+impl Eq for Channel {}
+
+impl std::hash::Hash for Channel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.addr().hash(state);
+    }
+}
+
+impl fmt::Debug for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("id", &self.inner.id)
+            .field("capacity", &self.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A send that did not happen; the value comes back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendError {
+    /// Why it failed.
+    pub kind: SendErrorKind,
+    /// The value that was not sent.
+    pub value: Value,
+}
+
+/// Why a send failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendErrorKind {
+    /// The channel is closed.
+    Closed,
+    /// [`Channel::try_send`]: the channel is full (with capacity 0: no receiver is waiting).
+    Full,
+    /// [`Channel::send_timeout`]: no room within the timeout.
+    Timeout,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.kind {
+            SendErrorKind::Closed => "send on a closed channel",
+            SendErrorKind::Full => "the channel is full (no receiver is ready)",
+            SendErrorKind::Timeout => "the channel had no room within the timeout",
+        })
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// Why a receive failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecvError {
+    /// The channel is closed and everything sent has been received.
+    Closed,
+    /// [`Channel::try_recv`]: nothing is ready now.
+    Empty,
+    /// [`Channel::recv_timeout`]: nothing arrived within the timeout.
+    Timeout,
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecvError::Closed => "the channel is closed and drained",
+            RecvError::Empty => "the channel is empty",
+            RecvError::Timeout => "nothing arrived within the timeout",
+        })
+    }
+}
+
+impl std::error::Error for RecvError {}
+
+/// Waits for the first of several channel operations that can complete, and completes only
+/// that one (like Go's `select`). Among operations ready at the same time, one is chosen at
+/// random, so no channel starves.
+///
+/// ```
+/// use subinterp::{Channel, Select, Selected, Value};
+///
+/// let (a, b) = (Channel::new(1), Channel::new(1));
+/// b.send(7).unwrap();
+/// let mut select = Select::new();
+/// select.recv(&a);
+/// let from_b = select.recv(&b);
+/// match select.wait() {
+///     Ok(Selected::Received { index, value }) => {
+///         assert_eq!(index, from_b);
+///         assert_eq!(value, Value::from(7));
+///     }
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Debug, Default)]
+pub struct Select {
+    /// The channel of each case.
+    channels: Vec<Channel>,
+    /// Per case: `Some(value)` for a send (`Some(None)` while the value is enqueued or
+    /// delivered), `None` for a receive.
+    sends: Vec<Option<Option<Value>>>,
+}
+
+/// The operation a [`Select`] completed, by the index its `send`/`recv` call returned.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Selected {
+    /// A receive got `value`.
+    Received {
+        /// The case.
+        index: usize,
+        /// What was received.
+        value: Value,
+    },
+    /// A receive found its channel closed and drained.
+    Closed {
+        /// The case.
+        index: usize,
+    },
+    /// A send delivered its value.
+    Sent {
+        /// The case.
+        index: usize,
+    },
+}
+
+/// Why a [`Select`] completed nothing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum SelectError {
+    /// [`Select::try_wait`]: no case was ready.
+    WouldBlock,
+    /// [`Select::wait_timeout`]: no case became ready in time.
+    Timeout,
+    /// A send case's channel is closed; its value comes back.
+    SendClosed {
+        /// The case.
+        index: usize,
+        /// The value that was not sent.
+        value: Value,
+    },
+    /// The wait was abandoned (a Python signal handler raised, or the interpreter was
+    /// interrupted).
+    Aborted,
+}
+
+impl fmt::Display for SelectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SelectError::WouldBlock => "no channel operation was ready",
+            SelectError::Timeout => "no channel operation became ready within the timeout",
+            SelectError::SendClosed { .. } => "send on a closed channel",
+            SelectError::Aborted => "the wait was interrupted",
+        })
+    }
+}
+
+impl std::error::Error for SelectError {}
+
+/// How long an operation may wait.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Block {
+    No,
+    Forever,
+    Until(Instant),
+}
+
+impl Block {
+    /// `None`: wait forever; `Some(0)`: do not wait.
+    pub(crate) fn from_timeout(timeout: Option<Duration>) -> Block {
+        match timeout {
+            None => Block::Forever,
+            Some(t) if t.is_zero() => Block::No,
+            Some(t) => Block::Until(Instant::now() + t),
+        }
+    }
+
+    fn deadline(self) -> Option<Instant> {
+        match self {
+            Block::Until(deadline) => Some(deadline),
+            _ => None,
+        }
+    }
+}
+
+/// What a parked operation does each time it wakes without an outcome: `Continue` parking, or
+/// `Abort` (e.g. a signal handler raised).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waited {
+    Continue,
+    Timeout,
+    Abort,
+}
+
+/// The wait of a thread not attached to Python: park until woken or the deadline.
+fn plain_wait(parker: &Parker, deadline: Option<Instant>) -> Waited {
+    match parker.park(deadline) {
+        Wake::Timeout => Waited::Timeout,
+        Wake::Unparked | Wake::Signal => Waited::Continue,
+    }
+}
+
+impl Select {
+    /// An empty select; add cases with [`send`](Self::send) and [`recv`](Self::recv).
+    pub fn new() -> Select {
+        Select::default()
+    }
+
+    /// Adds a receive from `channel`; returns the case's index.
+    pub fn recv(&mut self, channel: &Channel) -> usize {
+        self.channels.push(channel.clone());
+        self.sends.push(None);
+        self.channels.len() - 1
+    }
+
+    /// Adds a send of `value` on `channel`; returns the case's index. If another case is
+    /// chosen, the value is dropped.
+    pub fn send(&mut self, channel: &Channel, value: impl Into<Value>) -> usize {
+        self.channels.push(channel.clone());
+        self.sends.push(Some(Some(value.into())));
+        self.channels.len() - 1
+    }
+
+    /// Waits until one case completes.
+    pub fn wait(mut self) -> Result<Selected, SelectError> {
+        self.run(Block::Forever, &mut plain_wait)
+    }
+
+    /// Waits at most `timeout` for one case to complete.
+    pub fn wait_timeout(mut self, timeout: Duration) -> Result<Selected, SelectError> {
+        self.run(Block::Until(Instant::now() + timeout), &mut plain_wait)
+    }
+
+    /// Completes a case that is ready now, if any.
+    pub fn try_wait(mut self) -> Result<Selected, SelectError> {
+        self.run(Block::No, &mut plain_wait)
+    }
+
+    /// The value of send case `index` if it was not sent.
+    fn take_unsent(&mut self, index: usize) -> Value {
+        self.sends[index]
+            .as_mut()
+            .and_then(Option::take)
+            .unwrap_or(Value::None)
+    }
+
+    /// Runs the select: completes a ready case, or (unless `block` is `No`) enqueues a waiter
+    /// on every channel and parks, calling `wait` for each sleep.
+    pub(crate) fn run(
+        &mut self,
+        block: Block,
+        wait: &mut dyn FnMut(&Parker, Option<Instant>) -> Waited,
+    ) -> Result<Selected, SelectError> {
+        if self.channels.is_empty() {
+            return Err(SelectError::WouldBlock); // Nothing could ever complete.
+        }
+        let order = random_order(self.channels.len());
+        let mut locks = LockSet::new(&self.channels);
+        // A ready case completes now, under all the channels' locks.
+        for &index in &order {
+            let state = locks.state(&self.channels[index]);
+            match &mut self.sends[index] {
+                Some(slot) => {
+                    let value = slot.take().expect("a send case holds its value");
+                    match try_send(state, value) {
+                        Ok(()) => return Ok(Selected::Sent { index }),
+                        Err((value, true)) => {
+                            return Err(SelectError::SendClosed { index, value });
+                        }
+                        Err((value, false)) => *slot = Some(value),
+                    }
+                }
+                None => match try_recv(state) {
+                    Ok(value) => return Ok(Selected::Received { index, value }),
+                    Err(true) => return Ok(Selected::Closed { index }),
+                    Err(false) => {}
+                },
+            }
+        }
+        if matches!(block, Block::No) {
+            return Err(SelectError::WouldBlock);
+        }
+        // Nothing is ready: wait on every channel with one waiter.
+        let waiter = Arc::new(Waiter::new());
+        for (index, send) in self.sends.iter_mut().enumerate() {
+            let state = locks.state(&self.channels[index]);
+            match send {
+                Some(slot) => state.senders.push_back(BlockedSend {
+                    waiter: Arc::clone(&waiter),
+                    case: index,
+                    value: slot.take().expect("a send case holds its value"),
+                }),
+                None => state.receivers.push_back(BlockedRecv {
+                    waiter: Arc::clone(&waiter),
+                    case: index,
+                }),
+            }
+        }
+        drop(locks);
+        let outcome = loop {
+            if let Some(outcome) = waiter.take() {
+                break Ok(outcome);
+            }
+            match wait(&waiter.parker, block.deadline()) {
+                Waited::Continue => {}
+                Waited::Timeout => break Err(SelectError::Timeout),
+                Waited::Abort => break Err(SelectError::Aborted),
+            }
+        };
+        // An outcome may have arrived while we gave up: it wins, since it already happened.
+        let outcome = match outcome {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => waiter.abandon().ok_or(e),
+        };
+        self.withdraw(&waiter);
+        match outcome? {
+            (index, Outcome::Sent) => Ok(Selected::Sent { index }),
+            (index, Outcome::Received(value)) => Ok(Selected::Received { index, value }),
+            (index, Outcome::RecvClosed) => Ok(Selected::Closed { index }),
+            (index, Outcome::SendClosed(value)) => Err(SelectError::SendClosed { index, value }),
+        }
+    }
+
+    /// Removes what is left of `waiter` from the channels, putting unsent values back into
+    /// their cases.
+    fn withdraw(&mut self, waiter: &Arc<Waiter>) {
+        for (channel, send) in self.channels.iter().zip(&mut self.sends) {
+            let mut state = channel.lock();
+            if send.is_some() {
+                if let Some(pos) = state
+                    .senders
+                    .iter()
+                    .position(|s| Arc::ptr_eq(&s.waiter, waiter))
+                    && let Some(entry) = state.senders.remove(pos)
+                {
+                    *send = Some(Some(entry.value));
+                }
+            } else {
+                state.receivers.retain(|r| !Arc::ptr_eq(&r.waiter, waiter));
+            }
+        }
+        // Once every channel has been visited, no other thread holds an entry of ours.
+        for (index, value) in waiter.returned() {
+            self.sends[index] = Some(Some(value));
+        }
+    }
+}
+
+/// Sends `value` into a locked channel if that needs no waiting. On failure the value comes
+/// back, with whether the channel is closed.
+fn try_send(state: &mut State, mut value: Value) -> Result<(), (Value, bool)> {
+    if state.closed {
+        return Err((value, true));
+    }
+    while let Some(receiver) = state.receivers.pop_front() {
+        match receiver
+            .waiter
+            .complete(receiver.case, Outcome::Received(value))
+        {
+            Ok(()) => return Ok(()),
+            // That receiver's select finished otherwise: try the next one.
+            Err(back) => value = back,
+        }
+    }
+    if state.buffer.len() < state.capacity {
+        state.buffer.push_back(value);
+        return Ok(());
+    }
+    Err((value, false))
+}
+
+/// Receives from a locked channel if a value is ready. On failure, whether it is closed.
+fn try_recv(state: &mut State) -> Result<Value, bool> {
+    if let Some(value) = state.buffer.pop_front() {
+        // Room freed: move the first blocked sender's value in.
+        if let Some(moved) = take_blocked_send(state) {
+            state.buffer.push_back(moved);
+        }
+        return Ok(value);
+    }
+    take_blocked_send(state).ok_or(state.closed)
+}
+
+/// The value of the first blocked sender still waiting, completing its send. Senders whose
+/// select finished otherwise get their values back.
+fn take_blocked_send(state: &mut State) -> Option<Value> {
+    while let Some(sender) = state.senders.pop_front() {
+        if sender.waiter.complete(sender.case, Outcome::Sent).is_ok() {
+            return Some(sender.value);
+        }
+        sender.waiter.give_back(sender.case, sender.value);
+    }
+    None
+}
+
+/// The locks of a select's channels, taken in address order (each channel once).
+struct LockSet<'a> {
+    guards: Vec<(usize, MutexGuard<'a, State>)>,
+}
+
+impl<'a> LockSet<'a> {
+    fn new(channels: &'a [Channel]) -> LockSet<'a> {
+        let mut channels: Vec<&Channel> = channels.iter().collect();
+        channels.sort_by_key(|c| c.addr());
+        channels.dedup_by_key(|c| c.addr());
+        LockSet {
+            guards: channels.into_iter().map(|c| (c.addr(), c.lock())).collect(),
+        }
+    }
+
+    fn state(&mut self, channel: &Channel) -> &mut State {
+        let addr = channel.addr();
+        let pos = self
+            .guards
+            .binary_search_by_key(&addr, |(a, _)| *a)
+            .expect("every case's channel is locked");
+        &mut self.guards[pos].1
+    }
+}
+
+/// How a blocked operation was completed by another thread.
+#[derive(Debug)]
+enum Outcome {
+    Sent,
+    Received(Value),
+    RecvClosed,
+    SendClosed(Value),
+}
+
+/// One blocking call (a send, a receive or a whole select) waiting on one or more channels.
+struct Waiter {
+    parker: Arc<Parker>,
+    state: Mutex<WaiterState>,
+}
+
+struct WaiterState {
+    /// `Some` once a case completed (and until the owner takes it).
+    outcome: Option<(usize, Outcome)>,
+    /// Whether the waiter accepts an outcome: it is still waiting.
+    open: bool,
+    /// Values of send cases that another thread dequeued after the waiter stopped waiting.
+    returned: Vec<(usize, Value)>,
+}
+
+impl Waiter {
+    fn new() -> Waiter {
+        Waiter {
+            parker: Parker::current(),
+            state: Mutex::new(WaiterState {
+                outcome: None,
+                open: true,
+                returned: Vec::new(),
+            }),
+        }
+    }
+
+    /// Completes case `case` with `outcome` if nothing completed this waiter yet (and it
+    /// still waits); else hands back the value the outcome carries (if any).
+    fn complete(&self, case: usize, outcome: Outcome) -> Result<(), Value> {
+        let mut state = lock(&self.state);
+        if !state.open {
+            return Err(match outcome {
+                Outcome::Received(value) | Outcome::SendClosed(value) => value,
+                Outcome::Sent | Outcome::RecvClosed => Value::None,
+            });
+        }
+        state.open = false;
+        state.outcome = Some((case, outcome));
+        drop(state);
+        self.parker.unpark();
+        Ok(())
+    }
+
+    /// Keeps the value of send case `case`, dequeued by another thread after this waiter
+    /// stopped waiting, for the owner to get back.
+    fn give_back(&self, case: usize, value: Value) {
+        lock(&self.state).returned.push((case, value));
+    }
+
+    /// The outcome, if one arrived.
+    fn take(&self) -> Option<(usize, Outcome)> {
+        lock(&self.state).outcome.take()
+    }
+
+    /// Stops waiting; returns an outcome that arrived first, if any.
+    fn abandon(&self) -> Option<(usize, Outcome)> {
+        let mut state = lock(&self.state);
+        state.open = false;
+        state.outcome.take()
+    }
+
+    /// The values given back (see [`give_back`](Self::give_back)).
+    fn returned(&self) -> Vec<(usize, Value)> {
+        std::mem::take(&mut lock(&self.state).returned)
+    }
+}
+
+/// A uniformly random permutation of `0..n` (Fisher-Yates with a per-thread xorshift).
+fn random_order(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    if n > 1 {
+        RNG.with(|rng| {
+            let mut x = rng.get();
+            for i in (1..n).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                order.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            rng.set(x);
+        });
+    }
+    order
+}
+
+thread_local! {
+    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let here = &seed as *const u64 as u64;
+        (seed ^ here.rotate_left(32)) | 1
+    });
+}

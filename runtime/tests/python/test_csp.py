@@ -1,0 +1,509 @@
+"""The csp module as Python programmers use it: channels between interpreters, select, go,
+and InterpreterPoolExecutor against concurrent.futures' expectations.
+
+Run by `cargo test` (tests/python_suite.rs) as `subinterp run tests/python/test_csp.py`; the
+functions below cross to other interpreters by name, like multiprocessing's spawn.
+"""
+
+import concurrent.futures as cf
+import functools
+import os
+import sys
+import threading
+import time
+import unittest
+
+import csp
+
+# -- functions run in other interpreters -------------------------------------------------------
+
+
+def identity(x):
+    return x
+
+
+def produce(ch, n):
+    for i in range(n):
+        ch.send(i)
+    ch.close()
+
+
+def stage(inp, out):
+    """One pipeline stage: adds one to every value, then closes its output."""
+    with out:
+        for value in inp:
+            out.send(value + 1)
+
+
+def wait_for(ch, timeout=None):
+    return ch.recv(timeout=timeout)
+
+
+def send_then_report(ch, value):
+    ch.send(value)
+    return "sent"
+
+
+def block_on_recv(started, ch):
+    started.send(csp.current_interpreter())
+    return ch.recv()
+
+
+def sum_channel(ch):
+    total = count = 0
+    for value in ch:
+        total += value
+        count += 1
+    return total, count
+
+
+def slow_square(x, delay=0.05):
+    time.sleep(delay)
+    return x * x
+
+
+def fail(message):
+    raise KeyError(message)
+
+
+def meet(mine, theirs):
+    """Sends on one channel and receives on the other: finishes only if both callers run at
+    the same time."""
+    mine.send(csp.current_interpreter())
+    return theirs.recv(timeout=10)
+
+
+def interpreter_id(_=None):
+    return csp.current_interpreter()
+
+
+def as_list(*args, **kwargs):
+    return [args, kwargs]
+
+
+def big_bytes(n):
+    return b"z" * n
+
+
+def scaled(x, factor=1):
+    return x * factor
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def norm2(self):
+        return self.x * self.x + self.y * self.y
+
+    def __eq__(self, other):
+        return (self.x, self.y) == (other.x, other.y)
+
+
+def norm2(point):
+    return point.norm2()
+
+
+INITIALIZED = []
+
+
+def init_worker(tag):
+    INITIALIZED.append(tag)
+
+
+def initialized():
+    return tuple(INITIALIZED)
+
+
+def bad_init():
+    raise ValueError("initializer failed")
+
+
+# -- channels ----------------------------------------------------------------------------------
+
+
+class ChannelTests(unittest.TestCase):
+    def test_values_cross_between_interpreters(self):
+        ch = csp.Channel(4)
+        task = csp.go(produce, ch, 100)
+        self.assertEqual(list(ch), list(range(100)))
+        self.assertIsNone(task.result(10))
+        self.assertTrue(ch.closed)
+
+    def test_rendezvous_blocks_the_sender_until_received(self):
+        ch = csp.Channel()
+        self.assertEqual(ch.capacity, 0)
+        task = csp.go(send_then_report, ch, "hi")
+        time.sleep(0.2)
+        self.assertFalse(task.done(), "send returned before anyone received")
+        self.assertEqual(ch.recv(timeout=10), "hi")
+        self.assertEqual(task.result(10), "sent")
+
+    def test_nowait_and_timeouts(self):
+        ch = csp.Channel(1)
+        ch.send_nowait(1)
+        with self.assertRaises(csp.Full):
+            ch.send_nowait(2)
+        with self.assertRaises(TimeoutError):
+            ch.send(2, timeout=0.05)
+        self.assertEqual(len(ch), 1)
+        self.assertEqual(ch.recv_nowait(), 1)
+        with self.assertRaises(csp.Empty):
+            ch.recv_nowait()
+        started = time.monotonic()
+        with self.assertRaises(TimeoutError):
+            ch.recv(timeout=0.1)
+        self.assertGreaterEqual(time.monotonic() - started, 0.1)
+        with self.assertRaises(ValueError):
+            ch.recv(timeout=-1)
+
+    def test_close_drains_then_raises_and_hands_the_value_back(self):
+        ch = csp.Channel(3)
+        for i in range(3):
+            ch.send(i)
+        ch.close()
+        ch.close()  # harmless
+        with self.assertRaises(csp.ChannelClosed) as caught:
+            ch.send("lost?")
+        self.assertEqual(caught.exception.value, "lost?")
+        self.assertIs(caught.exception.channel, ch)
+        self.assertEqual([ch.recv(), ch.recv(), ch.recv()], [0, 1, 2])
+        with self.assertRaises(csp.ChannelClosed):
+            ch.recv()
+        self.assertEqual(list(ch), [])
+
+    def test_a_blocked_receiver_in_another_interpreter_wakes_on_close(self):
+        ch = csp.Channel()
+        task = csp.go(wait_for, ch)
+        time.sleep(0.1)
+        ch.close()
+        with self.assertRaises(csp.ChannelClosed):
+            task.result(10)
+
+    def test_with_closes_the_channel(self):
+        with csp.Channel(1) as ch:
+            ch.send(1)
+        self.assertTrue(ch.closed)
+        self.assertEqual(list(ch), [1])
+
+    def test_channels_are_values_compared_by_identity(self):
+        ch = csp.Channel(1)
+        back = csp.go(identity, ch).result(10)
+        self.assertEqual(back, ch)
+        self.assertEqual(hash(back), hash(ch))
+        self.assertNotEqual(csp.Channel(1), ch)
+        carrier = csp.Channel(1)
+        carrier.send((ch, "tag"))
+        inner, tag = carrier.recv()
+        inner.send("via the copy")
+        self.assertEqual(ch.recv(), "via the copy")
+        self.assertIn("capacity=1", repr(ch))
+
+    def test_non_shareable_values_are_refused_by_type(self):
+        ch = csp.Channel(1)
+        with self.assertRaises(csp.NotShareableError) as caught:
+            ch.send([1, 2])
+        self.assertIsInstance(caught.exception, TypeError)
+        self.assertIn("list is not shareable", str(caught.exception))
+        self.assertEqual(len(ch), 0, "nothing was queued")
+        with self.assertRaises(TypeError):
+            import pickle
+
+            pickle.dumps(ch)
+
+    def test_bad_arguments(self):
+        with self.assertRaises(ValueError):
+            csp.Channel(-1)
+        with self.assertRaises(TypeError):
+            csp.Channel(1, 2)
+        with self.assertRaises(TypeError):
+            csp.Channel(size=1)
+        self.assertEqual(csp.Channel(capacity=5).capacity, 5)
+
+    def test_many_senders_and_receivers_lose_and_duplicate_nothing(self):
+        ch = csp.Channel(64)
+        results = csp.Channel(8)
+        per_sender, senders, receivers = 20_000, 3, 2
+        consumers = [csp.go(sum_channel_into, ch, results) for _ in range(receivers)]
+        producers = [csp.go(produce_range, ch, k * per_sender, per_sender) for k in range(senders)]
+        for p in producers:
+            p.result(60)
+        ch.close()
+        for c in consumers:
+            c.result(60)
+        totals = [results.recv(timeout=10) for _ in range(receivers)]
+        n = senders * per_sender
+        self.assertEqual(sum(count for _, count in totals), n)
+        self.assertEqual(sum(total for total, _ in totals), n * (n - 1) // 2)
+
+
+def produce_range(ch, start, count):
+    for i in range(start, start + count):
+        ch.send(i)
+
+
+def sum_channel_into(ch, results):
+    results.send(sum_channel(ch))
+
+
+# -- select ------------------------------------------------------------------------------------
+
+
+class SelectTests(unittest.TestCase):
+    def test_picks_the_ready_case(self):
+        a, b = csp.Channel(1), csp.Channel(1)
+        b.send("b")
+        self.assertEqual(csp.select(a, b), (b, "b"))
+        out = csp.Channel(1)
+        channel, value = csp.select(a, (out, "sent"))
+        self.assertEqual((channel, value), (out, None))
+        self.assertEqual(out.recv(), "sent")
+
+    def test_is_fair_among_ready_channels(self):
+        a, b = csp.Channel(2000), csp.Channel(2000)
+        for i in range(1000):
+            a.send(i)
+            b.send(i)
+        picks = [csp.select(a, b)[0] is a for _ in range(1000)]
+        self.assertGreater(sum(picks), 380)
+        self.assertLess(sum(picks), 620)
+
+    def test_default_timeout_and_closed(self):
+        a = csp.Channel()
+        self.assertEqual(csp.select(a, default="idle"), (None, "idle"))
+        started = time.monotonic()
+        with self.assertRaises(TimeoutError):
+            csp.select(a, timeout=0.1)
+        self.assertGreaterEqual(time.monotonic() - started, 0.1)
+        self.assertEqual(csp.select(a, timeout=0.05, default=0), (None, 0))
+        a.close()
+        self.assertEqual(csp.select(a), (a, csp.CLOSED))
+        with self.assertRaises(csp.ChannelClosed) as caught:
+            csp.select((a, "x"))
+        self.assertEqual(caught.exception.value, "x")
+        with self.assertRaises(ValueError):
+            csp.select()
+        with self.assertRaises(TypeError):
+            csp.select("not a channel")
+
+    def test_waits_across_interpreters(self):
+        a, b = csp.Channel(), csp.Channel()
+        task = csp.go(send_then_report, b, 7)
+        self.assertEqual(csp.select(a, b, timeout=10), (b, 7))
+        task.result(10)
+
+    def test_fan_in_until_every_channel_closes(self):
+        chans = [csp.Channel(2) for _ in range(4)]
+        tasks = [csp.go(produce, ch, 50) for ch in chans]
+        total, open_chans = 0, list(chans)
+        while open_chans:
+            ch, value = csp.select(*open_chans, timeout=10)
+            if value is csp.CLOSED:
+                open_chans.remove(ch)
+            else:
+                total += value
+        self.assertEqual(total, 4 * sum(range(50)))
+        for t in tasks:
+            t.result(10)
+
+
+# -- go ----------------------------------------------------------------------------------------
+
+
+class GoTests(unittest.TestCase):
+    def test_a_pipeline_of_100_blocking_stages_runs_on_any_number_of_cores(self):
+        head = csp.Channel()
+        inp = head
+        stages = []
+        for _ in range(100):
+            out = csp.Channel()
+            stages.append(csp.go(stage, inp, out))
+            inp = out
+        feeder = csp.go(produce, head, 10)
+        self.assertEqual(list(inp), [i + 100 for i in range(10)])
+        feeder.result(30)
+        for s in stages:
+            s.result(30)
+        alive, idle = csp._go_counts()
+        self.assertGreaterEqual(alive, 101)
+
+    def test_idle_interpreters_are_reused(self):
+        first = csp.go(interpreter_id).result(10)
+        time.sleep(0.05)  # let it register as idle
+        again = csp.go(interpreter_id).result(10)
+        self.assertEqual(first, again)
+
+    def test_kwargs_errors_and_timeouts(self):
+        self.assertEqual(csp.go(scaled, 3, factor=4).result(10), 12)
+        with self.assertRaises(KeyError) as caught:
+            csp.go(fail, "nope").result(10)
+        self.assertIn("fail", "".join(caught.exception.__notes__))
+        ch = csp.Channel()
+        task = csp.go(wait_for, ch)
+        with self.assertRaises(TimeoutError):
+            task.result(timeout=0.1)
+        ch.send(1)
+        self.assertEqual(task.result(10), 1)
+        with self.assertRaises(TypeError):
+            csp.go(lambda: 1)
+        with self.assertRaises(csp.NotShareableError):
+            csp.go(identity, {1: 2})
+
+    def test_interrupt_ends_a_task_blocked_on_a_channel(self):
+        started, never = csp.Channel(1), csp.Channel()
+        task = csp.go(block_on_recv, started, never)
+        interp = started.recv(timeout=10)
+        time.sleep(0.05)
+        self.assertTrue(task.interrupt())
+        with self.assertRaises(BaseException) as caught:
+            task.result(10)
+        self.assertIn("interrupted", str(caught.exception))
+        # The interpreter is usable again.
+        again = csp.go(interpreter_id).result(10)
+        self.assertIsInstance(again, int)
+        del interp
+
+
+# -- InterpreterPoolExecutor -------------------------------------------------------------------
+
+
+class ExecutorTests(unittest.TestCase):
+    def setUp(self):
+        self.executor = csp.InterpreterPoolExecutor(2)
+
+    def tearDown(self):
+        self.executor.shutdown(wait=True)
+
+    def test_is_a_concurrent_futures_executor(self):
+        self.assertIsInstance(self.executor, cf.Executor)
+        future = self.executor.submit(slow_square, 7, delay=0)
+        self.assertIsInstance(future, cf.Future)
+        self.assertEqual(future.result(10), 49)
+        self.assertTrue(future.done())
+
+    def test_map_keeps_order_with_chunks_and_timeouts(self):
+        self.assertEqual(list(self.executor.map(slow_square, range(10), [0] * 10)),
+                         [x * x for x in range(10)])
+        self.assertEqual(list(self.executor.map(slow_square, range(25), [0] * 25, chunksize=4)),
+                         [x * x for x in range(25)])
+        self.assertEqual(list(self.executor.map(slow_square, [])), [])
+        with self.assertRaises(cf.TimeoutError):
+            list(self.executor.map(slow_square, range(4), [1] * 4, timeout=0.2))
+        with self.assertRaises(ValueError):
+            self.executor.map(slow_square, range(3), chunksize=0)
+
+    def test_runs_in_parallel(self):
+        a, b = csp.Channel(1), csp.Channel(1)
+        f1 = self.executor.submit(meet, a, b)
+        f2 = self.executor.submit(meet, b, a)
+        ids = {f1.result(15), f2.result(15)}
+        self.assertEqual(len(ids), 2, "both calls ran at once, in two interpreters")
+
+    def test_exceptions_are_reraised_with_the_remote_traceback(self):
+        future = self.executor.submit(fail, "missing")
+        with self.assertRaises(KeyError) as caught:
+            future.result(10)
+        cause = caught.exception.__cause__
+        self.assertEqual(type(cause).__name__, "RemoteTraceback")
+        self.assertIn("raise KeyError(message)", str(cause))
+        self.assertIsInstance(future.exception(), KeyError)
+
+    def test_non_shareable_arguments_and_results_are_pickled(self):
+        self.assertEqual(self.executor.submit(as_list, [1], k={"a": 2}).result(10),
+                         [([1],), {"k": {"a": 2}}])
+        self.assertEqual(self.executor.submit(norm2, Point(3, 4)).result(10), 25)
+        self.assertEqual(self.executor.submit(Point, 1, 2).result(10), Point(1, 2))
+        self.assertEqual(self.executor.submit(functools.partial(scaled, factor=3), 5).result(10),
+                         15)
+        self.assertEqual(self.executor.submit(Point(1, 1).norm2).result(10), 2)
+        data = self.executor.submit(big_bytes, 1 << 20).result(10)
+        self.assertIs(type(data), bytes)
+        self.assertEqual(len(data), 1 << 20)
+        with self.assertRaises(TypeError):
+            self.executor.submit(lambda: 1)
+
+    def test_as_completed_wait_and_callbacks(self):
+        futures = [self.executor.submit(slow_square, i, 0.01) for i in range(8)]
+        self.assertEqual(sorted(f.result() for f in cf.as_completed(futures, timeout=20)),
+                         [i * i for i in range(8)])
+        done, not_done = cf.wait(futures, timeout=20)
+        self.assertEqual((len(done), len(not_done)), (8, 0))
+        called = threading.Event()
+        self.executor.submit(slow_square, 1, 0).add_done_callback(lambda f: called.set())
+        self.assertTrue(called.wait(10))
+
+    def test_cancel_queued_work_but_not_running_work(self):
+        with csp.InterpreterPoolExecutor(1) as executor:
+            gate = csp.Channel()
+            running = executor.submit(wait_for, gate, 20)
+            queued = [executor.submit(slow_square, i, 0) for i in range(6)]
+            time.sleep(0.2)
+            self.assertTrue(running.running())
+            self.assertFalse(running.cancel())
+            self.assertTrue(queued[-1].cancel())
+            self.assertTrue(queued[-1].cancelled())
+            gate.send("go")
+            self.assertEqual(running.result(10), "go")
+            self.assertEqual([f.result(10) for f in queued[:-1]], [i * i for i in range(5)])
+
+    def test_shutdown_waits_refuses_new_work_and_cancels_on_request(self):
+        executor = csp.InterpreterPoolExecutor(1)
+        gate = csp.Channel()
+        first = executor.submit(wait_for, gate, 20)
+        pending = [executor.submit(slow_square, i, 0) for i in range(5)]
+        time.sleep(0.2)
+        gate.send("open")
+        executor.shutdown(wait=True, cancel_futures=True)
+        self.assertEqual(first.result(), "open")
+        self.assertTrue(all(f.done() for f in pending))
+        self.assertTrue(any(f.cancelled() for f in pending))
+        with self.assertRaises(RuntimeError):
+            executor.submit(slow_square, 1)
+        executor.shutdown()  # twice is fine
+
+        with csp.InterpreterPoolExecutor(2) as executor:
+            futures = [executor.submit(slow_square, i, 0.02) for i in range(6)]
+        self.assertTrue(all(f.done() and not f.cancelled() for f in futures))
+
+    def test_initializer_runs_in_every_worker_and_a_failing_one_breaks_the_pool(self):
+        with csp.InterpreterPoolExecutor(2, initializer=init_worker, initargs=("ready",)) as ex:
+            self.assertEqual(ex.submit(initialized).result(10), ("ready",))
+        broken = csp.InterpreterPoolExecutor(1, initializer=bad_init)
+        future = broken.submit(slow_square, 1)
+        with self.assertRaises(cf.BrokenExecutor) as caught:
+            future.result(10)
+        self.assertIn("initializer failed", str(caught.exception))
+        with self.assertRaises(cf.BrokenExecutor):
+            broken.submit(slow_square, 1)
+        broken.shutdown()
+
+    def test_work_of_a_terminated_pool_fails_instead_of_hanging(self):
+        executor = csp.InterpreterPoolExecutor(1)
+        gate = csp.Channel()
+        running = executor.submit(wait_for, gate)
+        queued = executor.submit(slow_square, 2, 0)
+        time.sleep(0.2)
+        executor._pool.terminate()  # what the runtime does to pools at exit
+        with self.assertRaises(KeyboardInterrupt):
+            running.result(10)
+        with self.assertRaises(cf.BrokenExecutor):
+            queued.result(10)
+        executor.shutdown()
+
+    def test_max_tasks_per_child_replaces_interpreters(self):
+        with csp.InterpreterPoolExecutor(1, max_tasks_per_child=2) as executor:
+            ids = [executor.submit(interpreter_id).result(10) for _ in range(6)]
+        self.assertEqual(len(set(ids)), 3, ids)
+
+    def test_argument_checks_match_process_pool_executor(self):
+        with self.assertRaises(ValueError):
+            csp.InterpreterPoolExecutor(0)
+        with self.assertRaises(TypeError):
+            csp.InterpreterPoolExecutor(1, initializer=42)
+        with self.assertRaises(ValueError):
+            csp.InterpreterPoolExecutor(1, max_tasks_per_child=0)
+        csp.InterpreterPoolExecutor(mp_context=None).shutdown()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
