@@ -153,24 +153,14 @@ def throughput_interpqueues(payload, count):
     return result
 
 
-def throughput_multiprocessing(payload, count):
-    context = multiprocessing.get_context("spawn")
-    q = context.Queue(capacity(payload))
-    producer = context.Process(target=mp_produce, args=(q, payload, count))
-    producer.start()
-    q.get()
-    started = time.perf_counter()
-    for _ in range(count - 1):
-        q.get()
-    result = rate(count - 1, started)
-    assert q.get() is StopIteration
-    producer.join()
-    return result
-
-
-def throughput_threads(payload, count):
-    q = queue.Queue(capacity(payload))
-    producer = threading.Thread(target=mp_produce, args=(q, payload, count))
+def throughput_queues(payload, count, context):
+    """multiprocessing (``context`` a spawn context) or threads (``context`` None)."""
+    if context is None:
+        q = queue.Queue(capacity(payload))
+        producer = threading.Thread(target=mp_produce, args=(q, payload, count))
+    else:
+        q = context.Queue(capacity(payload))
+        producer = context.Process(target=mp_produce, args=(q, payload, count))
     producer.start()
     q.get()
     started = time.perf_counter()
@@ -273,8 +263,9 @@ def run(quick, report):
         if payload is not None and len(payload) >= csp.SHARED_BYTES_THRESHOLD:
             results["csp (SharedBytes)"] = throughput_csp(payload, count, shared=True)
         results["_interpqueues"] = throughput_interpqueues(payload, count)
-        results["multiprocessing.Queue"] = throughput_multiprocessing(payload, slow)
-        results["queue.Queue (threads)"] = throughput_threads(payload, count)
+        spawn = multiprocessing.get_context("spawn")
+        results["multiprocessing.Queue"] = throughput_queues(payload, slow, spawn)
+        results["queue.Queue (threads)"] = throughput_queues(payload, count, None)
         for variant, value in results.items():
             report(f"  throughput {name:>12} {variant:>22}: {value:,.0f} msg/s")
         throughput[name] = results

@@ -1,5 +1,6 @@
 //! Argument parsing for the `METH_FASTCALL | METH_KEYWORDS` functions of the `csp` module.
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use cpython_sys as ffi;
@@ -9,66 +10,87 @@ use crate::marker::Python;
 use crate::object::Object;
 
 /// The arguments of one call, matched to parameter names: `params[i]` is `Some` when given
-/// (positionally or by keyword). Borrowed for the duration of the call.
+/// (positionally or by keyword).
 pub(crate) type Parsed<'py, const N: usize> = [Option<Object<'py>>; N];
 
-/// Matches a vectorcall's arguments to `params`; the first `required` are required.
-///
-/// # Safety
-/// Attached; `args` holds `nargs` positional values followed by one value per name in the
-/// `kwnames` tuple (or `kwnames` is NULL), all live for the call.
-pub(crate) unsafe fn parse<'py, const N: usize>(
-    py: Python<'py>,
-    func: &str,
+/// The raw arguments of one `METH_FASTCALL | METH_KEYWORDS` call, valid for the call `'a`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Call<'a> {
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
-    params: [&str; N],
-    required: usize,
-) -> Result<Parsed<'py, N>> {
-    let nargs = nargs.max(0) as usize;
-    if nargs > N {
-        return Err(type_error(format!(
-            "{func}() takes at most {N} argument(s) ({nargs} given)"
-        )));
-    }
-    let mut parsed: Parsed<'py, N> = std::array::from_fn(|_| None);
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        for (i, slot) in parsed.iter_mut().enumerate().take(nargs) {
-            *slot = Some(Object::from_borrowed(py, *args.add(i))?);
+    _call: PhantomData<&'a ()>,
+}
+
+impl Call<'_> {
+    /// # Safety
+    /// Attached; `args` holds `nargs` positional values followed by one value per name in the
+    /// `kwnames` tuple (or `kwnames` is NULL), all live while the `Call` is used.
+    pub(crate) unsafe fn new(
+        args: *const *mut ffi::PyObject,
+        nargs: ffi::Py_ssize_t,
+        kwnames: *mut ffi::PyObject,
+    ) -> Self {
+        Call {
+            args,
+            nargs,
+            kwnames,
+            _call: PhantomData,
         }
-        let nkw = if kwnames.is_null() {
-            0
-        } else {
-            ffi::PyTuple_GET_SIZE(kwnames) as usize
-        };
-        for k in 0..nkw {
-            let name = Object::from_borrowed(py, ffi::PyTuple_GET_ITEM(kwnames, k as isize))?;
-            let name = name.utf8()?;
-            let Some(i) = params.iter().position(|p| *p == name) else {
-                return Err(type_error(format!(
-                    "{func}() got an unexpected keyword argument '{name}'"
-                )));
-            };
-            if parsed[i].is_some() {
-                return Err(type_error(format!(
-                    "{func}() got multiple values for argument '{name}'"
-                )));
+    }
+
+    /// Matches the arguments to `params`; the first `required` are required.
+    pub(crate) fn parse<'py, const N: usize>(
+        &self,
+        py: Python<'py>,
+        func: &str,
+        params: [&str; N],
+        required: usize,
+    ) -> Result<Parsed<'py, N>> {
+        let nargs = self.nargs.max(0) as usize;
+        if nargs > N {
+            return Err(type_error(format!(
+                "{func}() takes at most {N} argument(s) ({nargs} given)"
+            )));
+        }
+        let mut parsed: Parsed<'py, N> = std::array::from_fn(|_| None);
+        // SAFETY: attached, and the pointers are live for the call (see `new`).
+        unsafe {
+            for (i, slot) in parsed.iter_mut().enumerate().take(nargs) {
+                *slot = Some(Object::from_borrowed(py, *self.args.add(i))?);
             }
-            parsed[i] = Some(Object::from_borrowed(py, *args.add(nargs + k))?);
+            let nkw = if self.kwnames.is_null() {
+                0
+            } else {
+                ffi::PyTuple_GET_SIZE(self.kwnames) as usize
+            };
+            for k in 0..nkw {
+                let name = ffi::PyTuple_GET_ITEM(self.kwnames, k as isize);
+                let name = Object::from_borrowed(py, name)?.utf8()?;
+                let Some(i) = params.iter().position(|p| *p == name) else {
+                    return Err(type_error(format!(
+                        "{func}() got an unexpected keyword argument '{name}'"
+                    )));
+                };
+                if parsed[i].is_some() {
+                    return Err(type_error(format!(
+                        "{func}() got multiple values for argument '{name}'"
+                    )));
+                }
+                parsed[i] = Some(Object::from_borrowed(py, *self.args.add(nargs + k))?);
+            }
         }
+        if let Some(missing) = params[..required]
+            .iter()
+            .zip(&parsed)
+            .find_map(|(name, value)| value.is_none().then_some(name))
+        {
+            return Err(type_error(format!(
+                "{func}() missing required argument '{missing}'"
+            )));
+        }
+        Ok(parsed)
     }
-    if let Some(missing) = params[..required]
-        .iter()
-        .zip(&parsed)
-        .find_map(|(name, value)| value.is_none().then_some(name))
-    {
-        return Err(type_error(format!(
-            "{func}() missing required argument '{missing}'"
-        )));
-    }
-    Ok(parsed)
 }
 
 /// A timeout argument: absent or `None` waits forever; a non-negative number of seconds.

@@ -140,12 +140,15 @@ impl Channel {
             )
         };
         for s in senders {
-            if let Err(value) = s.waiter.complete(s.case, Outcome::SendClosed(s.value)) {
-                s.waiter.give_back(s.case, value);
+            match s.waiter.complete(s.case, Outcome::SendClosed(s.value)) {
+                Ok(()) => s.waiter.parker.unpark(),
+                Err(value) => s.waiter.give_back(s.case, value),
             }
         }
         for r in receivers {
-            let _ = r.waiter.complete(r.case, Outcome::RecvClosed);
+            if r.waiter.complete(r.case, Outcome::RecvClosed).is_ok() {
+                r.waiter.parker.unpark();
+            }
         }
         true
     }
@@ -194,7 +197,29 @@ impl Channel {
         lock(&self.inner.state)
     }
 
+    /// Sends without waiting: `Err((value, closed))` if that is not possible now.
+    pub(crate) fn send_now(&self, value: Value) -> Result<(), (Value, bool)> {
+        let mut wake = Wakeup::default(); // Declared first: wakes after the unlock.
+        try_send(&mut self.lock(), value, &mut wake)
+    }
+
+    /// Receives without waiting: `Err(closed)` if nothing is ready now.
+    pub(crate) fn recv_now(&self) -> Result<Value, bool> {
+        let mut wake = Wakeup::default(); // Declared first: wakes after the unlock.
+        try_recv(&mut self.lock(), &mut wake)
+    }
+
     fn send_until(&self, value: Value, block: Block) -> Result<(), SendError> {
+        let value = match self.send_now(value) {
+            Ok(()) => return Ok(()),
+            Err((value, true)) => {
+                return Err(SendError {
+                    kind: SendErrorKind::Closed,
+                    value,
+                });
+            }
+            Err((value, false)) => value,
+        };
         let mut select = Select::new();
         select.send(self, value);
         match select.run(block, &mut plain_wait) {
@@ -215,6 +240,12 @@ impl Channel {
     }
 
     fn recv_until(&self, block: Block) -> Result<Value, RecvError> {
+        match self.recv_now() {
+            Ok(value) => return Ok(value),
+            Err(true) => return Err(RecvError::Closed),
+            Err(false) if matches!(block, Block::No) => return Err(RecvError::Empty),
+            Err(false) => {}
+        }
         let mut select = Select::new();
         select.recv(self);
         match select.run(block, &mut plain_wait) {
@@ -489,27 +520,18 @@ impl Select {
             return Err(SelectError::WouldBlock); // Nothing could ever complete.
         }
         let order = random_order(self.channels.len());
+        let mut wake = Wakeup::default(); // Declared before the locks: wakes after the unlock.
         let mut locks = LockSet::new(&self.channels);
         // A ready case completes now, under all the channels' locks.
-        for &index in &order {
-            let state = locks.state(&self.channels[index]);
-            match &mut self.sends[index] {
-                Some(slot) => {
-                    let value = slot.take().expect("a send case holds its value");
-                    match try_send(state, value) {
-                        Ok(()) => return Ok(Selected::Sent { index }),
-                        Err((value, true)) => {
-                            return Err(SelectError::SendClosed { index, value });
-                        }
-                        Err((value, false)) => *slot = Some(value),
-                    }
-                }
-                None => match try_recv(state) {
-                    Ok(value) => return Ok(Selected::Received { index, value }),
-                    Err(true) => return Ok(Selected::Closed { index }),
-                    Err(false) => {}
-                },
-            }
+        let ready = complete_ready(
+            &self.channels,
+            &mut self.sends,
+            &order,
+            &mut locks,
+            &mut wake,
+        );
+        if let Some(done) = ready {
+            return done;
         }
         if matches!(block, Block::No) {
             return Err(SelectError::WouldBlock);
@@ -580,9 +602,40 @@ impl Select {
     }
 }
 
-/// Sends `value` into a locked channel if that needs no waiting. On failure the value comes
-/// back, with whether the channel is closed.
-fn try_send(state: &mut State, mut value: Value) -> Result<(), (Value, bool)> {
+/// Completes the first ready case of a select in `order` (its channels locked), if any.
+fn complete_ready(
+    channels: &[Channel],
+    sends: &mut [Option<Option<Value>>],
+    order: &[usize],
+    locks: &mut LockSet<'_>,
+    wake: &mut Wakeup,
+) -> Option<Result<Selected, SelectError>> {
+    for &index in order {
+        let state = locks.state(&channels[index]);
+        match &mut sends[index] {
+            Some(slot) => {
+                let value = slot.take().expect("a send case holds its value");
+                match try_send(state, value, wake) {
+                    Ok(()) => return Some(Ok(Selected::Sent { index })),
+                    Err((value, true)) => {
+                        return Some(Err(SelectError::SendClosed { index, value }));
+                    }
+                    Err((value, false)) => *slot = Some(value),
+                }
+            }
+            None => match try_recv(state, wake) {
+                Ok(value) => return Some(Ok(Selected::Received { index, value })),
+                Err(true) => return Some(Ok(Selected::Closed { index })),
+                Err(false) => {}
+            },
+        }
+    }
+    None
+}
+
+/// Sends `value` into a locked channel if that needs no waiting; a receiver it completes
+/// goes into `wake`. On failure the value comes back, with whether the channel is closed.
+fn try_send(state: &mut State, mut value: Value, wake: &mut Wakeup) -> Result<(), (Value, bool)> {
     if state.closed {
         return Err((value, true));
     }
@@ -591,7 +644,10 @@ fn try_send(state: &mut State, mut value: Value) -> Result<(), (Value, bool)> {
             .waiter
             .complete(receiver.case, Outcome::Received(value))
         {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                wake.0 = Some(receiver.waiter);
+                return Ok(());
+            }
             // That receiver's select finished otherwise: try the next one.
             Err(back) => value = back,
         }
@@ -603,23 +659,25 @@ fn try_send(state: &mut State, mut value: Value) -> Result<(), (Value, bool)> {
     Err((value, false))
 }
 
-/// Receives from a locked channel if a value is ready. On failure, whether it is closed.
-fn try_recv(state: &mut State) -> Result<Value, bool> {
+/// Receives from a locked channel if a value is ready; a sender it completes goes into
+/// `wake`. On failure, whether it is closed.
+fn try_recv(state: &mut State, wake: &mut Wakeup) -> Result<Value, bool> {
     if let Some(value) = state.buffer.pop_front() {
         // Room freed: move the first blocked sender's value in.
-        if let Some(moved) = take_blocked_send(state) {
+        if let Some(moved) = take_blocked_send(state, wake) {
             state.buffer.push_back(moved);
         }
         return Ok(value);
     }
-    take_blocked_send(state).ok_or(state.closed)
+    take_blocked_send(state, wake).ok_or(state.closed)
 }
 
-/// The value of the first blocked sender still waiting, completing its send. Senders whose
-/// select finished otherwise get their values back.
-fn take_blocked_send(state: &mut State) -> Option<Value> {
+/// The value of the first blocked sender still waiting, completing its send (the sender goes
+/// into `wake`). Senders whose select finished otherwise get their values back.
+fn take_blocked_send(state: &mut State, wake: &mut Wakeup) -> Option<Value> {
     while let Some(sender) = state.senders.pop_front() {
         if sender.waiter.complete(sender.case, Outcome::Sent).is_ok() {
+            wake.0 = Some(sender.waiter);
             return Some(sender.value);
         }
         sender.waiter.give_back(sender.case, sender.value);
@@ -661,6 +719,20 @@ enum Outcome {
     SendClosed(Value),
 }
 
+/// The waiter an operation completed, unparked when this is dropped: declared before the
+/// channel guards, it wakes the owner only after the locks are released, so the woken thread
+/// does not find them still held.
+#[derive(Default)]
+struct Wakeup(Option<Arc<Waiter>>);
+
+impl Drop for Wakeup {
+    fn drop(&mut self) {
+        if let Some(waiter) = self.0.take() {
+            waiter.parker.unpark();
+        }
+    }
+}
+
 /// One blocking call (a send, a receive or a whole select) waiting on one or more channels.
 struct Waiter {
     parker: Arc<Parker>,
@@ -689,7 +761,8 @@ impl Waiter {
     }
 
     /// Completes case `case` with `outcome` if nothing completed this waiter yet (and it
-    /// still waits); else hands back the value the outcome carries (if any).
+    /// still waits); else hands back the value the outcome carries (if any). The caller then
+    /// unparks the owner, after releasing the channel's lock (see [`Wakeup`]).
     fn complete(&self, case: usize, outcome: Outcome) -> Result<(), Value> {
         let mut state = lock(&self.state);
         if !state.open {
@@ -700,8 +773,6 @@ impl Waiter {
         }
         state.open = false;
         state.outcome = Some((case, outcome));
-        drop(state);
-        self.parker.unpark();
         Ok(())
     }
 

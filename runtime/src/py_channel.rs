@@ -13,7 +13,7 @@ use std::ptr::null_mut;
 
 use cpython_sys as ffi;
 
-use crate::args::{self, parse};
+use crate::args::{self, Call};
 use crate::blocking::{Raised, block_detached};
 use crate::channel::{Block, Channel, Select, SelectError, Selected, Waited};
 use crate::error::{Error, Result};
@@ -71,7 +71,7 @@ macro_rules! entry {
                 trampoline(
                     concat!("csp.Channel.", stringify!($body)),
                     null_mut(),
-                    |py| $body(py, slf, args, nargs, kwnames),
+                    |py| $body(py, slf, Call::new(args, nargs, kwnames)),
                 )
             }
         }
@@ -311,16 +311,8 @@ fn timeout_error(what: &str) -> Error {
 }
 
 /// `send(value, timeout=None)`
-fn send(
-    py: Python<'_>,
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point.
-    let [value, timeout] =
-        unsafe { parse(py, "send", args, nargs, kwnames, ["value", "timeout"], 1)? };
+fn send(py: Python<'_>, slf: *mut ffi::PyObject, call: Call<'_>) -> Result<*mut ffi::PyObject> {
+    let [value, timeout] = call.parse(py, "send", ["value", "timeout"], 1)?;
     let block = Block::from_timeout(args::timeout(timeout.as_ref())?);
     let value = value.expect("required");
     // SAFETY: `slf` is our instance.
@@ -331,12 +323,9 @@ fn send(
 fn send_nowait(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
+    call: Call<'_>,
 ) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point.
-    let [value] = unsafe { parse(py, "send_nowait", args, nargs, kwnames, ["value"], 1)? };
+    let [value] = call.parse(py, "send_nowait", ["value"], 1)?;
     let value = value.expect("required");
     // SAFETY: `slf` is our instance.
     send_value(py, slf, unsafe { this(slf) }, &value, Block::No)
@@ -349,7 +338,11 @@ fn send_value(
     value: &Object<'_>,
     block: Block,
 ) -> Result<*mut ffi::PyObject> {
-    let data = value.to_value()?;
+    let data = match channel.send_now(value.to_value()?) {
+        Ok(()) => return Ok(py.none().into_ptr()),
+        Err((_, true)) => return Err(closed_error(py, slf, Some(value))),
+        Err((data, false)) => data,
+    };
     let mut select = Select::new();
     select.send(channel, data);
     match run_in_python(py, &mut select, block) {
@@ -365,15 +358,8 @@ fn send_value(
 }
 
 /// `recv(timeout=None)`
-fn recv(
-    py: Python<'_>,
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point.
-    let [timeout] = unsafe { parse(py, "recv", args, nargs, kwnames, ["timeout"], 0)? };
+fn recv(py: Python<'_>, slf: *mut ffi::PyObject, call: Call<'_>) -> Result<*mut ffi::PyObject> {
+    let [timeout] = call.parse(py, "recv", ["timeout"], 0)?;
     let block = Block::from_timeout(args::timeout(timeout.as_ref())?);
     recv_value(py, slf, block)
 }
@@ -382,12 +368,9 @@ fn recv(
 fn recv_nowait(
     py: Python<'_>,
     slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
+    call: Call<'_>,
 ) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point.
-    unsafe { parse::<0>(py, "recv_nowait", args, nargs, kwnames, [], 0)? };
+    call.parse::<0>(py, "recv_nowait", [], 0)?;
     recv_value(py, slf, Block::No)
 }
 
@@ -397,9 +380,15 @@ fn recv_raw(
     slf: *mut ffi::PyObject,
     block: Block,
 ) -> Result<Option<*mut ffi::PyObject>> {
-    let mut select = Select::new();
     // SAFETY: `slf` is our instance.
-    select.recv(unsafe { this(slf) });
+    let channel = unsafe { this(slf) };
+    match channel.recv_now() {
+        Ok(value) => return Ok(Some(py.object(&value)?.into_ptr())),
+        Err(true) => return Ok(None),
+        Err(false) => {}
+    }
+    let mut select = Select::new();
+    select.recv(channel);
     match run_in_python(py, &mut select, block) {
         Ok(Ok(Selected::Received { value, .. })) => Ok(Some(py.object(&value)?.into_ptr())),
         Ok(Ok(_)) => Ok(None),
@@ -417,42 +406,20 @@ fn recv_value(py: Python<'_>, slf: *mut ffi::PyObject, block: Block) -> Result<*
 }
 
 /// `close()`
-fn close(
-    py: Python<'_>,
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point; `slf` is our instance.
-    unsafe {
-        parse::<0>(py, "close", args, nargs, kwnames, [], 0)?;
-        this(slf).close();
-    }
+fn close(py: Python<'_>, slf: *mut ffi::PyObject, call: Call<'_>) -> Result<*mut ffi::PyObject> {
+    call.parse::<0>(py, "close", [], 0)?;
+    // SAFETY: `slf` is our instance.
+    unsafe { this(slf) }.close();
     Ok(py.none().into_ptr())
 }
 
-fn enter(
-    py: Python<'_>,
-    slf: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
-) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point; `slf` is live.
-    unsafe {
-        parse::<0>(py, "__enter__", args, nargs, kwnames, [], 0)?;
-        Ok(ffi::Py_NewRef(slf))
-    }
+fn enter(py: Python<'_>, slf: *mut ffi::PyObject, call: Call<'_>) -> Result<*mut ffi::PyObject> {
+    call.parse::<0>(py, "__enter__", [], 0)?;
+    // SAFETY: attached; `slf` is live.
+    Ok(unsafe { ffi::Py_NewRef(slf) })
 }
 
-fn exit(
-    py: Python<'_>,
-    slf: *mut ffi::PyObject,
-    _args: *const *mut ffi::PyObject,
-    _nargs: ffi::Py_ssize_t,
-    _kwnames: *mut ffi::PyObject,
-) -> Result<*mut ffi::PyObject> {
+fn exit(py: Python<'_>, slf: *mut ffi::PyObject, _call: Call<'_>) -> Result<*mut ffi::PyObject> {
     // SAFETY: `slf` is our instance.
     unsafe { this(slf) }.close();
     Ok(py.none().into_ptr())
@@ -461,9 +428,7 @@ fn exit(
 fn reduce(
     _py: Python<'_>,
     _slf: *mut ffi::PyObject,
-    _args: *const *mut ffi::PyObject,
-    _nargs: ffi::Py_ssize_t,
-    _kwnames: *mut ffi::PyObject,
+    _call: Call<'_>,
 ) -> Result<*mut ffi::PyObject> {
     Err(args::type_error(
         "csp.Channel objects cannot be pickled; they need not be: a channel is shareable, so \
@@ -479,22 +444,9 @@ fn reduce(
 fn select(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
-    args: *const *mut ffi::PyObject,
-    nargs: ffi::Py_ssize_t,
-    kwnames: *mut ffi::PyObject,
+    call: Call<'_>,
 ) -> Result<*mut ffi::PyObject> {
-    // SAFETY: forwarded from the entry point.
-    let [cases, timeout, block] = unsafe {
-        parse(
-            py,
-            "_select",
-            args,
-            nargs,
-            kwnames,
-            ["cases", "timeout", "block"],
-            3,
-        )?
-    };
+    let [cases, timeout, block] = call.parse(py, "_select", ["cases", "timeout", "block"], 3)?;
     let (cases, block_flag) = (cases.expect("required"), block.expect("required"));
     // SAFETY: attached; `cases` is live; items are borrowed from the tuple it checks.
     let (mut select, senders) = unsafe {

@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use subinterp::{Runtime, RuntimeConfig};
 
+/// Rust allocations (the bytes of values crossing between interpreters, channel buffers) are
+/// often freed by another thread than the one that made them; mimalloc handles that without
+/// the arena-lock contention of glibc's malloc. CPython keeps its own allocators.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (CPython ",
