@@ -5,7 +5,7 @@
 //! Python exception to raise, when
 //! - a signal handler ran on the thread (the main thread gets Ctrl-C): Python's handlers run,
 //!   and the wait restarts unless one raised;
-//! - the interpreter was interrupted ([`Worker::interrupt`](crate::interpreter::Worker)):
+//! - the interpreter was interrupted ([`Worker::interrupt`](crate::worker::Worker)):
 //!   the asynchronous exception it set (`KeyboardInterrupt`) is raised at once.
 //!
 //! An operation that completed meanwhile still wins; the signal or interrupt then fires at the

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 
 use crate::error::Result;
-use crate::interpreter::{InterpreterConfig, Worker, spawn_worker};
+use crate::interpreter::InterpreterConfig;
 use crate::marker::Python;
 use crate::runtime::Runtime;
 use crate::task::{self, Envelope, Task, lock};
+use crate::worker::{Worker, spawn_worker};
 
 /// The go interpreters of a runtime. Cheap to clone (shared state).
 #[derive(Clone)]

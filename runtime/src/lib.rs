@@ -108,6 +108,8 @@ mod runtime;
 mod shared_bytes;
 mod task;
 mod value;
+mod warm;
+mod worker;
 
 pub use channel::{Channel, RecvError, Select, SelectError, Selected, SendError, SendErrorKind};
 pub use error::{Error, PyException, Result};

@@ -6,11 +6,12 @@ use std::thread::{JoinHandle, ThreadId};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Result;
-use crate::interpreter::{InterpreterConfig, Recycle, Target, Worker, spawn_worker};
+use crate::interpreter::{InterpreterConfig, Target};
 use crate::marker::Python;
 use crate::runtime::Runtime;
 use crate::task::{self, Envelope, Task, lock};
 use crate::value::Value;
+use crate::worker::{Recycle, Worker, spawn_worker};
 
 /// How to build a [`Pool`]. Build it from [`PoolConfig::default`] and the setters.
 #[derive(Debug, Clone, Default)]

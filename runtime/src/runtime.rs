@@ -17,6 +17,7 @@ use crate::pool::Pool;
 use crate::task::Task;
 use crate::task::lock;
 use crate::value::Value;
+use crate::warm::Warm;
 
 /// The CPython prefix this crate was built against: the default Python home.
 pub const DEFAULT_PYTHON_HOME: &str = env!("SUBINTERP_PYTHON_HOME");
@@ -50,6 +51,11 @@ pub struct RuntimeConfig {
     /// How long an interpreter started by `go` waits idle for the next `go` before it is
     /// destroyed (default 2 s).
     pub go_idle_timeout: Duration,
+    /// How many interpreters to keep created ahead of time, so that starting one (an
+    /// [`Interpreter`](crate::Interpreter), a pool's worker, a `go` task) takes a ready one
+    /// (default: the number of cores; 0 disables). The stock fills in the background after the
+    /// first interpreter is asked for.
+    pub warm_interpreters: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -60,6 +66,7 @@ impl Default for RuntimeConfig {
             install_signal_handlers: false,
             argv: Vec::new(),
             go_idle_timeout: Duration::from_secs(2),
+            warm_interpreters: crate::default_workers(),
         }
     }
 }
@@ -86,6 +93,12 @@ impl RuntimeConfig {
     /// Sets how long idle `go` interpreters are kept.
     pub fn go_idle_timeout(mut self, timeout: Duration) -> Self {
         self.go_idle_timeout = timeout;
+        self
+    }
+
+    /// Sets how many interpreters to keep ready.
+    pub fn warm_interpreters(mut self, count: usize) -> Self {
+        self.warm_interpreters = count;
         self
     }
 
@@ -123,6 +136,8 @@ struct Shared {
     default_pool: Mutex<Option<Arc<Pool>>>,
     /// The interpreters behind `go`.
     go: Spawner,
+    /// Interpreters created ahead of time.
+    warm: Warm,
 }
 
 struct Lifecycle {
@@ -177,6 +192,7 @@ impl Runtime {
                 lifecycle_changed: Condvar::new(),
                 default_pool: Mutex::new(None),
                 go: Spawner::new(config.go_idle_timeout),
+                warm: Warm::new(config.warm_interpreters),
             }),
         };
         *phase = Phase::Running(runtime.clone());
@@ -287,13 +303,14 @@ impl Runtime {
         }
         // As finalisation would, but before the pools go: Python threads are joined and the
         // `threading` exit hooks run (an InterpreterPoolExecutor finishes its work there).
-        self.with_main(crate::interpreter::join_python_threads)?;
+        self.with_main(crate::worker::join_python_threads)?;
         let default_pool = lock(&self.shared.default_pool).take();
         if let Some(pool) = default_pool {
             pool.terminate();
         }
         self.shared.go.terminate();
         crate::module::terminate_pools_of(0);
+        self.shared.warm.terminate();
         {
             let mut lifecycle = lock(&self.shared.lifecycle);
             if lifecycle.live > 0 {
@@ -356,6 +373,22 @@ impl Runtime {
             return Task::failed(e);
         }
         self.shared.go.go(self, setup, f)
+    }
+
+    /// The stock of interpreters created ahead of time.
+    pub(crate) fn warm(&self) -> &Warm {
+        &self.shared.warm
+    }
+
+    /// Sets how many interpreters to keep created ahead of time (see
+    /// [`RuntimeConfig::warm_interpreters`]); ready ones beyond it are destroyed.
+    pub fn set_warm_interpreters(&self, count: usize) {
+        self.shared.warm.set_target(count);
+    }
+
+    /// Interpreters created ahead of time and ready to be taken now.
+    pub fn warm_interpreters(&self) -> usize {
+        self.shared.warm.ready()
     }
 
     /// Go interpreters alive now, and how many of them are idle (waiting for a `go`).

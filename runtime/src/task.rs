@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use crate::blocking::Wait;
 use crate::channel::Waited;
 use crate::error::{Error, Result};
-use crate::interpreter::Worker;
 use crate::marker::Python;
 use crate::parker::Parker;
+use crate::worker::Worker;
 
 /// How often a timed-out task is interrupted again while it keeps running (e.g. because it
 /// caught `KeyboardInterrupt`).

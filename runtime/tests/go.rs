@@ -40,7 +40,10 @@ fn go_interpreters_start_at_once_are_reused_and_trimmed() {
     assert!(eventually(|| runtime.go_interpreters() == (4, 4)));
 
     // An idle interpreter is reused rather than a new one started.
-    let id = runtime.go("csp:current_interpreter", vec![]).wait().unwrap();
+    let id = runtime
+        .go("csp:current_interpreter", vec![])
+        .wait()
+        .unwrap();
     assert!(id.as_i64().unwrap() > 0);
     assert_eq!(runtime.go_interpreters().0, 4);
 

@@ -24,7 +24,7 @@ pub enum Command {
     Test(Test),
     /// Maintain the patch series in `patches/`.
     Patches(Patches),
-    /// Benchmarks: multi-core scaling and task round trips, subinterp vs the alternatives.
+    /// Benchmarks: scaling, round trips, channels and start-up, subinterp vs the alternatives.
     Bench(Bench),
 }
 
@@ -126,6 +126,10 @@ pub struct Bench {
     /// Scale up to this many workers (default: the number of cores).
     #[arg(long)]
     pub max_workers: Option<usize>,
+    /// Skip the start-up benchmark (it compares with a `--no-patches` build, built first if
+    /// missing).
+    #[arg(long)]
+    pub skip_startup: bool,
 }
 
 #[derive(Debug, Args)]

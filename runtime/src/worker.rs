@@ -1,0 +1,454 @@
+//! The thread behind every interpreter ([`Worker`]): it creates an own-GIL subinterpreter,
+//! runs the jobs sent to it, and destroys the interpreter, all on itself.
+//!
+//! Between jobs the thread detaches, so that an interrupt (from any thread) can attach a
+//! temporary thread state and raise `KeyboardInterrupt` in the running job. Destruction first
+//! marks the worker dead under the same lock that interrupts take, so nothing can enter an
+//! interpreter while it is being destroyed (gh-127041).
+//!
+//! A thread either starts with its [`Assignment`] (what to run, and for whom), or starts warm:
+//! it creates its interpreter ahead of time and waits for an assignment from the runtime's
+//! stock of ready interpreters (`warm.rs`).
+
+use std::ffi::{CStr, c_ulong};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
+
+use cpython_sys as ffi;
+use crossbeam_channel::Receiver;
+
+use crate::error::{Error, Result};
+use crate::interpreter::InterpreterConfig;
+use crate::marker::Python;
+use crate::parker::Parker;
+use crate::runtime::{Lease, Runtime};
+use crate::task::{Control, Envelope, lock};
+
+/// Stack size of interpreter threads: like the main thread's, since Python code (recursion,
+/// deep `repr`s) can use a lot of C stack.
+const STACK_SIZE: usize = 8 << 20;
+
+/// The state an interpreter's thread shares with the handles that interrupt it.
+#[derive(Debug)]
+pub(crate) struct Worker {
+    /// The interpreter's id.
+    pub(crate) id: i64,
+    /// The OS thread that runs it.
+    pub(crate) thread: ThreadId,
+    /// `PyInterpreterState*` as an address.
+    interp: usize,
+    /// `PyThread_get_thread_ident()` of the worker thread.
+    thread_ident: c_ulong,
+    /// Whether the interpreter may still be entered. Held by an interrupt for its whole visit,
+    /// and by the thread (detached) while it marks the worker dead before destroying the
+    /// interpreter; never taken while attached to this interpreter.
+    alive: Mutex<bool>,
+    /// The job running now. Only read or written while attached to this interpreter, which
+    /// the GIL makes exclusive.
+    current: Mutex<Option<Arc<Control>>>,
+    /// The worker thread's parker, to end a blocking channel operation it is in.
+    parker: Arc<Parker>,
+}
+
+impl Worker {
+    /// Raises `KeyboardInterrupt` in the running job — any job (`target` None) or only that
+    /// one. Returns whether it did.
+    pub(crate) fn interrupt(&self, target: Option<&Arc<Control>>) -> bool {
+        // SAFETY: every attach below is paired with a detach; the temporary thread state is
+        // created, attached, cleared and deleted here, while `alive` keeps the interpreter from
+        // being destroyed; a caller attached to another interpreter is detached meanwhile.
+        unsafe {
+            let current = ffi::PyThreadState_GetUnchecked();
+            let (interp, ident) = (
+                self.interp as *mut ffi::PyInterpreterState,
+                self.thread_ident,
+            );
+            if !current.is_null() && ffi::PyThreadState_GetInterpreter(current) == interp {
+                // Already attached to this interpreter: we hold its GIL.
+                return self.interrupt_attached(target, ident);
+            }
+            let saved = if current.is_null() {
+                std::ptr::null_mut()
+            } else {
+                ffi::PyEval_SaveThread()
+            };
+            let hit = {
+                let alive = lock(&self.alive);
+                if *alive {
+                    let tstate = ffi::PyThreadState_New(interp);
+                    // Waits for the interpreter's GIL: the eval loop hands it over at the
+                    // next switch interval.
+                    ffi::PyEval_RestoreThread(tstate);
+                    let hit = self.interrupt_attached(target, ident);
+                    ffi::PyThreadState_Clear(tstate);
+                    ffi::PyThreadState_DeleteCurrent();
+                    hit
+                } else {
+                    false
+                }
+            };
+            if !saved.is_null() {
+                ffi::PyEval_RestoreThread(saved);
+            }
+            hit
+        }
+    }
+
+    /// The attached part of [`interrupt`](Self::interrupt).
+    ///
+    /// # Safety
+    /// Attached to this worker's interpreter.
+    unsafe fn interrupt_attached(&self, target: Option<&Arc<Control>>, ident: c_ulong) -> bool {
+        let current = lock(&self.current);
+        let Some(running) = current.as_ref() else {
+            return false;
+        };
+        if target.is_some_and(|t| !Arc::ptr_eq(t, running)) {
+            return false;
+        }
+        running
+            .interrupted
+            .store(true, std::sync::atomic::Ordering::Release);
+        // SAFETY: attached to the interpreter the worker thread runs; the exception type is a
+        // static builtin shared by all interpreters.
+        let hit =
+            unsafe { ffi::PyThreadState_SetAsyncExc(ident, ffi::PyExc_KeyboardInterrupt) > 0 };
+        // A job blocked in a channel operation runs no bytecode: wake it to raise the exception.
+        self.parker.interrupt();
+        hit
+    }
+}
+
+/// A worker thread that is still creating its interpreter.
+pub(crate) struct Starting {
+    ready: mpsc::Receiver<Result<Arc<Worker>>>,
+    thread: JoinHandle<()>,
+}
+
+impl Starting {
+    /// Waits until the interpreter exists (and `setup` ran).
+    pub(crate) fn ready(self) -> Result<(Arc<Worker>, JoinHandle<()>)> {
+        let result = self.ready.recv().unwrap_or_else(|_| {
+            Err(Error::Startup(
+                "the interpreter thread died while starting".into(),
+            ))
+        });
+        match result {
+            Ok(worker) => Ok((worker, self.thread)),
+            Err(e) => {
+                let _ = self.thread.join();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Replacing a worker's interpreter with a fresh one after a number of jobs (a pool's
+/// `max_tasks_per_worker`); `replaced` learns about each new interpreter.
+pub(crate) struct Recycle {
+    pub(crate) after: usize,
+    pub(crate) replaced: Box<dyn Fn(Arc<Worker>) + Send>,
+}
+
+/// What a worker thread runs: its set-up code, the queue it takes jobs from, whether to
+/// recycle its interpreter, whom to tell once it is ready, and the runtime's count of it.
+pub(crate) struct Assignment {
+    setup: Option<String>,
+    jobs: Receiver<Envelope>,
+    recycle: Option<Recycle>,
+    ready: mpsc::Sender<Result<Arc<Worker>>>,
+    name: Option<String>,
+    lease: Lease,
+}
+
+/// Starts an interpreter thread that runs `setup`, then the jobs it receives until every
+/// sender is gone, and destroys its interpreter. With `recycle`, the interpreter is destroyed
+/// and a new one created (and set up) every `after` jobs. A ready interpreter from the
+/// runtime's warm stock is used when there is one (and the configuration allows).
+pub(crate) fn spawn_worker(
+    runtime: &Runtime,
+    config: &InterpreterConfig,
+    setup: Option<String>,
+    jobs: Receiver<Envelope>,
+    recycle: Option<Recycle>,
+) -> Result<Starting> {
+    let (ready_tx, ready) = mpsc::channel();
+    let assignment = Assignment {
+        setup,
+        jobs,
+        recycle,
+        ready: ready_tx,
+        name: config.thread_name.clone(),
+        lease: runtime.lease()?,
+    };
+    let assignment = if config.serial {
+        assignment
+    } else {
+        match runtime.warm().take(assignment) {
+            Ok(thread) => return Ok(Starting { ready, thread }),
+            Err(assignment) => assignment,
+        }
+    };
+    let serial = config.serial;
+    let name = config
+        .thread_name
+        .clone()
+        .unwrap_or_else(|| "subinterp".to_owned());
+    let thread = spawn_thread(name, move || {
+        run_assignment(serial, None, assignment);
+    })?;
+    Ok(Starting { ready, thread })
+}
+
+/// Starts a warm interpreter thread: it creates a default interpreter now, says so on
+/// `created`, and waits for its assignment on `assign` (ending the interpreter if that
+/// channel closes first).
+pub(crate) fn spawn_warm(
+    created: mpsc::Sender<Result<()>>,
+    assign: mpsc::Receiver<Assignment>,
+) -> Result<JoinHandle<()>> {
+    spawn_thread("subinterp-warm".into(), move || {
+        let (tstate, worker) = match new_interpreter(false) {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = created.send(Err(e));
+                return;
+            }
+        };
+        // SAFETY: attached (just created); detached while waiting, attached again after.
+        let saved = unsafe { ffi::PyEval_SaveThread() };
+        let _ = created.send(Ok(()));
+        let assignment = assign.recv();
+        // SAFETY: `saved` is this thread's thread state, detached above.
+        unsafe { ffi::PyEval_RestoreThread(saved) };
+        match assignment {
+            Ok(assignment) => run_assignment(false, Some((tstate, worker)), assignment),
+            // SAFETY: attached, with this thread's own interpreter.
+            Err(_) => unsafe { end_interpreter(tstate, &worker) },
+        }
+    })
+}
+
+fn spawn_thread(name: String, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name(name)
+        .stack_size(STACK_SIZE)
+        .spawn(body)
+        .map_err(|e| Error::Startup(format!("cannot spawn an interpreter thread: {e}")))
+}
+
+/// Runs an assignment: sets up the interpreter (`first`, already created and attached, or a
+/// new one), tells the owner it is ready, serves jobs, and goes on with fresh interpreters
+/// while `recycle` asks.
+fn run_assignment(
+    serial: bool,
+    first: Option<(*mut ffi::PyThreadState, Arc<Worker>)>,
+    assignment: Assignment,
+) {
+    let Assignment {
+        setup,
+        jobs,
+        recycle,
+        ready,
+        name,
+        lease,
+    } = assignment;
+    if let Some(name) = name.filter(|_| first.is_some()) {
+        set_thread_name(&name);
+    }
+    let mut first = first;
+    let mut ready = Some(ready);
+    loop {
+        let started = match first.take() {
+            Some(created) => set_up(created, setup.as_deref()),
+            None => new_interpreter(serial).and_then(|created| set_up(created, setup.as_deref())),
+        };
+        let (tstate, worker) = match (started, ready.take()) {
+            (Ok(started), Some(ready)) => {
+                let _ = ready.send(Ok(Arc::clone(&started.1)));
+                started
+            }
+            (Ok(started), None) => {
+                if let Some(recycle) = &recycle {
+                    (recycle.replaced)(Arc::clone(&started.1));
+                }
+                started
+            }
+            (Err(e), Some(ready)) => {
+                let _ = ready.send(Err(e));
+                break;
+            }
+            (Err(e), None) => {
+                // The jobs stay queued for the pool's other workers.
+                eprintln!("subinterp: a pool worker could not replace its interpreter: {e}");
+                break;
+            }
+        };
+        let limit = recycle.as_ref().map(|r| r.after);
+        // SAFETY: attached; `serve` returns attached.
+        let exhausted = unsafe { serve(tstate, &worker, &jobs, limit) };
+        // SAFETY: attached, with this thread's own interpreter.
+        unsafe { end_interpreter(tstate, &worker) };
+        if !exhausted {
+            break;
+        }
+    }
+    drop(lease);
+}
+
+/// Names the calling thread as the OS shows it (a warm thread taking its assignment).
+fn set_thread_name(name: &str) {
+    // Linux allows 15 bytes plus the NUL.
+    let mut short: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
+    short.push(0);
+    // SAFETY: the name is NUL-terminated and short enough; the thread is our own.
+    unsafe { libc::pthread_setname_np(libc::pthread_self(), short.as_ptr().cast()) };
+}
+
+/// Creates an interpreter on this thread and its [`Worker`]; on success the thread is left
+/// attached to it.
+fn new_interpreter(serial: bool) -> Result<(*mut ffi::PyThreadState, Arc<Worker>)> {
+    // SAFETY: this thread has no thread state; on success the new interpreter's thread state
+    // is attached to it and stays this thread's until `Py_EndInterpreter`.
+    let tstate = unsafe { create_interpreter(serial)? };
+    // SAFETY: attached (just created), reading ids of the current interpreter and thread.
+    let worker = unsafe {
+        let interp = ffi::PyThreadState_GetInterpreter(tstate);
+        Arc::new(Worker {
+            id: ffi::PyInterpreterState_GetID(interp),
+            thread: std::thread::current().id(),
+            interp: interp as usize,
+            thread_ident: libc::pthread_self() as c_ulong,
+            alive: Mutex::new(true),
+            current: Mutex::new(None),
+            parker: Parker::current(),
+        })
+    };
+    Ok((tstate, worker))
+}
+
+/// Runs `setup` in a new interpreter (attached); a failure destroys the interpreter again.
+fn set_up(
+    (tstate, worker): (*mut ffi::PyThreadState, Arc<Worker>),
+    setup: Option<&str>,
+) -> Result<(*mut ffi::PyThreadState, Arc<Worker>)> {
+    let setup_result = setup.map_or(Ok(()), |code| {
+        // SAFETY: attached, for the duration of the setup.
+        unsafe { Python::assume_attached() }.exec(code)
+    });
+    match setup_result {
+        Ok(()) => Ok((tstate, worker)),
+        Err(e) => {
+            // SAFETY: attached, with this thread's own interpreter.
+            unsafe { end_interpreter(tstate, &worker) };
+            Err(e)
+        }
+    }
+}
+
+/// Creates an own-GIL interpreter on the calling thread.
+///
+/// # Safety
+/// The calling thread has no thread state.
+unsafe fn create_interpreter(serial: bool) -> Result<*mut ffi::PyThreadState> {
+    let config = ffi::PyInterpreterConfig {
+        use_main_obmalloc: 0,
+        allow_fork: 0,
+        allow_exec: 0,
+        allow_threads: (!serial).into(),
+        allow_daemon_threads: 0,
+        check_multi_interp_extensions: 1,
+        gil: ffi::PyInterpreterConfig_OWN_GIL,
+    };
+    let mut tstate = std::ptr::null_mut();
+    // SAFETY: forwarded; `config` is fully initialised.
+    let status = unsafe { ffi::Py_NewInterpreterFromConfig(&mut tstate, &config) };
+    // SAFETY: reading the status struct; its message is a static C string or NULL.
+    unsafe {
+        if ffi::PyStatus_Exception(status) != 0 || tstate.is_null() {
+            let msg = if status.err_msg.is_null() {
+                "unknown error".into()
+            } else {
+                CStr::from_ptr(status.err_msg).to_string_lossy()
+            };
+            return Err(Error::Startup(format!(
+                "cannot create an interpreter: {msg}"
+            )));
+        }
+    }
+    Ok(tstate)
+}
+
+/// Runs jobs until the channel closes, or (with `limit`) until that many have run, which
+/// returns `true`. Detached while waiting for one.
+///
+/// # Safety
+/// Attached with `tstate`, this thread's thread state; returns attached.
+unsafe fn serve(
+    tstate: *mut ffi::PyThreadState,
+    worker: &Arc<Worker>,
+    jobs: &Receiver<Envelope>,
+    limit: Option<usize>,
+) -> bool {
+    // SAFETY: forwarded; every detach is paired with an attach of the same thread state.
+    unsafe {
+        let ident = worker.thread_ident;
+        let mut saved = ffi::PyEval_SaveThread();
+        debug_assert_eq!(saved, tstate);
+        let mut ran = 0;
+        let mut exhausted = false;
+        while let Ok(envelope) = jobs.recv() {
+            if !envelope.control.start(worker) {
+                continue; // Cancelled while queued (timed out).
+            }
+            ffi::PyEval_RestoreThread(saved);
+            *lock(&worker.current) = Some(Arc::clone(&envelope.control));
+            (envelope.run)(Python::assume_attached());
+            *lock(&worker.current) = None;
+            // An interrupt that arrived after the job's last bytecode must not hit the next.
+            ffi::PyThreadState_SetAsyncExc(ident, std::ptr::null_mut());
+            ffi::PyErr_Clear();
+            saved = ffi::PyEval_SaveThread();
+            ran += 1;
+            if limit.is_some_and(|limit| ran >= limit) {
+                exhausted = true;
+                break;
+            }
+        }
+        ffi::PyEval_RestoreThread(saved);
+        exhausted
+    }
+}
+
+/// Destroys the interpreter: no interrupt can enter after this starts; Python threads are
+/// joined and pools the interpreter created are closed before `Py_EndInterpreter`.
+///
+/// # Safety
+/// Attached with `tstate`, this thread's own interpreter's thread state.
+unsafe fn end_interpreter(tstate: *mut ffi::PyThreadState, worker: &Worker) {
+    // SAFETY: forwarded; `alive` is taken detached (an interrupt holding it may be waiting
+    // for our GIL); afterwards no other thread state of this interpreter can appear.
+    unsafe {
+        let saved = ffi::PyEval_SaveThread();
+        *lock(&worker.alive) = false;
+        ffi::PyEval_RestoreThread(saved);
+        let py = Python::assume_attached();
+        join_python_threads(py);
+        let id = worker.id;
+        py.allow_threads(move || crate::module::terminate_pools_of(id));
+        ffi::Py_EndInterpreter(tstate);
+    }
+}
+
+/// `threading._shutdown()` if `threading` was imported: waits for non-daemon threads, as
+/// interpreter shutdown would, but before the pools they may use are closed.
+pub(crate) fn join_python_threads(py: Python<'_>) {
+    if let Ok(Some(threading)) = py.imported("threading")
+        && let Err(e) = threading.getattr("_shutdown").and_then(|f| f.call(&[]))
+    {
+        eprintln!("subinterp: waiting for Python threads failed: {e}");
+    }
+    // SAFETY: attached.
+    unsafe { ffi::PyErr_Clear() };
+}
