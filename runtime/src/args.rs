@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cpython_sys as ffi;
 
-use crate::error::{Error, PyException, Result};
+use crate::error::{Error, Result};
 use crate::marker::Python;
 use crate::object::Object;
 
@@ -127,20 +127,10 @@ pub(crate) fn count(obj: &Object<'_>, what: &str) -> Result<usize> {
 
 /// A `TypeError` to raise.
 pub(crate) fn type_error(message: String) -> Error {
-    python_error("TypeError", message)
+    Error::exception("TypeError", message)
 }
 
 /// A `ValueError` to raise.
 pub(crate) fn value_error(message: String) -> Error {
-    python_error("ValueError", message)
-}
-
-/// An exception of the builtin (or `csp`) type `type_name` to raise.
-pub(crate) fn python_error(type_name: &str, message: String) -> Error {
-    Error::Python(Box::new(PyException {
-        type_name: type_name.into(),
-        message,
-        traceback: String::new(),
-        lineno: None,
-    }))
+    Error::exception("ValueError", message)
 }

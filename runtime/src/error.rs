@@ -61,6 +61,17 @@ impl Error {
         self.python().is_some_and(|exc| exc.type_name == type_name)
     }
 
+    /// A Python exception of type `type_name` (a builtin or `csp` one) with `message` and no
+    /// traceback: raised as that type in Python.
+    pub(crate) fn exception(type_name: &str, message: impl Into<String>) -> Self {
+        Error::Python(Box::new(PyException {
+            type_name: type_name.into(),
+            message: message.into(),
+            traceback: String::new(),
+            lineno: None,
+        }))
+    }
+
     /// A panic payload as a message.
     pub(crate) fn from_panic(payload: &(dyn std::any::Any + Send)) -> Self {
         Error::Panic(panic_message(payload))

@@ -149,14 +149,8 @@ impl<'py> Python<'py> {
 
     /// A `CString`, or a Python `ValueError` naming `what` if `s` contains NUL.
     pub(crate) fn cstring(self, s: &str, what: &str) -> Result<CString> {
-        CString::new(s).map_err(|_| {
-            Error::Python(Box::new(PyException {
-                type_name: "ValueError".into(),
-                message: format!("{what} contains a NUL character"),
-                traceback: String::new(),
-                lineno: None,
-            }))
-        })
+        CString::new(s)
+            .map_err(|_| Error::exception("ValueError", format!("{what} contains a NUL character")))
     }
 
     /// Takes the exception currently set in this interpreter and turns it into an [`Error`].
@@ -168,12 +162,10 @@ impl<'py> Python<'py> {
         let exc = unsafe { ffi::PyErr_GetRaisedException() };
         // SAFETY: attached; `exc` is a new reference or NULL.
         let Some(exc) = (unsafe { Object::from_owned_opt(self, exc) }) else {
-            return Error::Python(Box::new(PyException {
-                type_name: "SystemError".into(),
-                message: "a C API call failed without setting an exception".into(),
-                traceback: String::new(),
-                lineno: None,
-            }));
+            return Error::exception(
+                "SystemError",
+                "a C API call failed without setting an exception",
+            );
         };
         Error::Python(Box::new(self.describe_exception(&exc)))
     }

@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use cpython_sys as ffi;
 
+use crate::args::type_error;
 use crate::blocking::{Raised, block_detached};
 use crate::channel::Channel;
-use crate::error::{Error, PyException, Result};
+use crate::error::{Error, Result};
 use crate::exceptions::CspError;
 use crate::interpreter::Target;
 use crate::marker::Python;
@@ -305,15 +306,6 @@ fn expect_args(name: &str, args: &[*mut ffi::PyObject], n: usize) -> Result<()> 
     )))
 }
 
-fn type_error(message: String) -> Error {
-    Error::Python(Box::new(PyException {
-        type_name: "TypeError".into(),
-        message,
-        traceback: String::new(),
-        lineno: None,
-    }))
-}
-
 /// `None` or a `str`.
 ///
 /// # Safety
@@ -541,15 +533,14 @@ fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
     match block_detached(py, |wait| task.wait_with(deadline, wait)) {
         Ok(true) => {}
         Ok(false) => {
-            return Err(Error::Python(Box::new(PyException {
-                type_name: "TimeoutError".into(),
-                message: format!(
-                    "the task did not finish within {:?}; it keeps running (Task.interrupt() stops it)",
+            return Err(Error::exception(
+                "TimeoutError",
+                format!(
+                    "the task did not finish within {:?}; it keeps running (Task.interrupt() \
+                     stops it)",
                     timeout.unwrap_or_default()
                 ),
-                traceback: String::new(),
-                lineno: None,
-            })));
+            ));
         }
         Err(Raised) => return Ok(null_mut()),
     }

@@ -314,12 +314,7 @@ pub(crate) unsafe fn trampoline<T>(
                 "Rust code panicked in {what}: {}",
                 crate::error::panic_message(&*payload)
             );
-            py.raise(&Error::Python(Box::new(crate::error::PyException {
-                type_name: "RuntimeError".into(),
-                message,
-                traceback: String::new(),
-                lineno: None,
-            })));
+            py.raise(&Error::exception("RuntimeError", message));
             on_error
         }
     }

@@ -292,22 +292,19 @@ fn closed_error(py: Python<'_>, channel: *mut ffi::PyObject, value: Option<&Obje
 /// The error for the trampoline when an exception is already set, which it keeps as is
 /// (raised instead only if that invariant were broken).
 fn already_raised() -> Error {
-    args::python_error(
+    Error::exception(
         "SystemError",
-        "csp.Channel: an operation failed without setting an exception".into(),
+        "csp.Channel: an operation failed without setting an exception",
     )
 }
 
 /// An exception of one of the simple `csp` classes.
 fn csp_error(kind: CspError, message: &str) -> Error {
-    args::python_error(
-        kind.qualified().to_str().expect("ASCII names"),
-        message.into(),
-    )
+    Error::exception(kind.qualified().to_str().expect("ASCII names"), message)
 }
 
 fn timeout_error(what: &str) -> Error {
-    args::python_error("TimeoutError", format!("{what} timed out"))
+    Error::exception("TimeoutError", format!("{what} timed out"))
 }
 
 /// `send(value, timeout=None)`

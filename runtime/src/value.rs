@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use cpython_sys as ffi;
 
+use crate::args::value_error;
 use crate::channel::Channel;
 use crate::error::{Error, PyException, Result};
 use crate::marker::Python;
@@ -573,28 +574,17 @@ const NOT_SHAREABLE: &str = " is not shareable between interpreters: ";
 /// `TypeError: <type> is not shareable ...` (raised in Python as `csp.NotShareableError`, a
 /// `TypeError`).
 pub(crate) fn not_shareable(type_name: &str) -> Error {
-    Error::Python(Box::new(PyException {
-        type_name: "TypeError".into(),
-        message: format!(
+    Error::exception(
+        "TypeError",
+        format!(
             "{type_name}{NOT_SHAREABLE}only None, bool, int, float, complex, str, bytes, \
              csp.Channel and tuples or frozensets of them cross (exact types, not subclasses); \
              convert it first (e.g. a list to a tuple)"
         ),
-        traceback: String::new(),
-        lineno: None,
-    }))
+    )
 }
 
 /// Whether `exc` is the error of [`not_shareable`].
 pub(crate) fn is_not_shareable(exc: &PyException) -> bool {
     exc.type_name == "TypeError" && exc.message.contains(NOT_SHAREABLE)
-}
-
-fn value_error(message: String) -> Error {
-    Error::Python(Box::new(PyException {
-        type_name: "ValueError".into(),
-        message,
-        traceback: String::new(),
-        lineno: None,
-    }))
 }
