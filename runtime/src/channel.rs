@@ -580,13 +580,13 @@ impl Select {
     /// Removes what is left of `waiter` from the channels, putting unsent values back into
     /// their cases.
     fn withdraw(&mut self, waiter: &Arc<Waiter>) {
-        for (channel, send) in self.channels.iter().zip(&mut self.sends) {
+        for (index, (channel, send)) in self.channels.iter().zip(&mut self.sends).enumerate() {
             let mut state = channel.lock();
             if send.is_some() {
                 if let Some(pos) = state
                     .senders
                     .iter()
-                    .position(|s| Arc::ptr_eq(&s.waiter, waiter))
+                    .position(|s| s.case == index && Arc::ptr_eq(&s.waiter, waiter))
                     && let Some(entry) = state.senders.remove(pos)
                 {
                     *send = Some(Some(entry.value));
