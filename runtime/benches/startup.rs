@@ -1,9 +1,10 @@
-//! Interpreter start-up and memory, as the runtime's users see them (DESIGN §6):
+//! Interpreter start-up and memory through the runtime, as its users see them (DESIGN §6;
+//! `bench/startup.py` measures CPython's own part with `_interpreters`):
 //!
 //! - cold create: `Interpreter::new` with no warm stock, until the interpreter is ready;
 //! - create + destroy, cold;
 //! - warm take: `Interpreter::new` taking a ready interpreter from the runtime's stock;
-//! - idle memory: RSS growth per idle interpreter (50 of them);
+//! - idle memory: RSS growth per idle `Interpreter` (its thread included; 50 of them);
 //! - leak: RSS after 1,000 create/destroy cycles against RSS after the first 100.
 //!
 //!     cargo bench -p subinterp --bench startup -- [--home PREFIX] [--json] [--quick]

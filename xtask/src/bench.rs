@@ -2,9 +2,11 @@
 //!
 //! 1. `runtime/bench/bench.py`, run by the release `subinterp` binary on the patched CPython:
 //!    multi-core scaling, task round trips and channels, every variant side by side.
-//! 2. `runtime/benches/startup.rs` (interpreter start-up, memory, leaks), run twice in the same
-//!    invocation: on the patched build and on the `--no-patches` build of the same source
-//!    (built first if missing), whose libpython it loads through `LD_LIBRARY_PATH`.
+//! 2. Interpreter start-up, idle memory and leaks, each run on the patched build and on the
+//!    `--no-patches` build of the same source (built first if missing) in the same invocation:
+//!    `runtime/bench/startup.py` (CPython's part, with `_interpreters`, run by each build's
+//!    `python3`) and `runtime/benches/startup.rs` (through the runtime, with the warm stock;
+//!    it loads the stock libpython through `LD_LIBRARY_PATH`).
 
 use std::path::Path;
 use std::process::Command;
@@ -70,18 +72,58 @@ pub fn run(args: &Bench) -> Result<()> {
         print!("{main}");
         return Ok(());
     };
-    let patched = startup(&root, None, args.quick)?;
-    let stock = startup(&root, Some(&stock.prefix()), args.quick)?;
+    let patched = ensure_built(&BuildOptions::default(), &SourceArgs::default(), false)?;
+    let cpython = Startup {
+        patched: startup_py(&root, &patched.python(), args.quick)?,
+        stock: startup_py(&root, &stock.python(), args.quick)?,
+    };
+    let runtime = Startup {
+        patched: startup_rs(&root, None, args.quick)?,
+        stock: startup_rs(&root, Some(&stock.prefix()), args.quick)?,
+    };
     if args.json {
         let mut all: Value = serde_json::from_str(&main).context("bench.py's JSON")?;
-        all["startup"] = serde_json::json!({ "patched": patched, "stock": stock });
+        all["startup"] = serde_json::json!({
+            "cpython": { "patched": cpython.patched, "stock": cpython.stock },
+            "runtime": { "patched": runtime.patched, "stock": runtime.stock },
+        });
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         print!("{main}");
         println!();
-        print_startup(&patched, &stock);
+        print_startup(&cpython, &runtime);
     }
     Ok(())
+}
+
+/// One start-up benchmark's results on both builds.
+struct Startup {
+    patched: Value,
+    stock: Value,
+}
+
+/// Runs `runtime/bench/startup.py --json` with `python`.
+fn startup_py(root: &Path, python: &Path, quick: bool) -> Result<Value> {
+    let mut command = Command::new(python);
+    command
+        .current_dir(root)
+        .args(["runtime/bench/startup.py", "--json"]);
+    if quick {
+        command.arg("--quick");
+    }
+    json_output(&mut command, "bench/startup.py")
+}
+
+/// Runs `command` and parses the JSON it prints.
+fn json_output(command: &mut Command, what: &str) -> Result<Value> {
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    ensure!(output.status.success(), "{what} failed ({})", output.status);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let start = text.find('{').unwrap_or(0);
+    serde_json::from_str(&text[start..]).with_context(|| format!("{what} printed {text:?}"))
 }
 
 fn cargo(root: &Path, args: &[&str]) -> Result<()> {
@@ -99,8 +141,8 @@ fn cargo(root: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Runs the start-up benchmark on the patched build, or on the CPython at `home`.
-fn startup(root: &Path, home: Option<&Path>, quick: bool) -> Result<Value> {
+/// Runs `runtime/benches/startup.rs` on the patched build, or on the CPython at `home`.
+fn startup_rs(root: &Path, home: Option<&Path>, quick: bool) -> Result<Value> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(root).args([
@@ -123,19 +165,7 @@ fn startup(root: &Path, home: Option<&Path>, quick: bool) -> Result<Value> {
             .arg(home)
             .env("LD_LIBRARY_PATH", home.join("lib"));
     }
-    let output = command
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("running the start-up benchmark")?;
-    ensure!(
-        output.status.success(),
-        "the start-up benchmark failed ({})",
-        output.status
-    );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let line = text.lines().last().unwrap_or_default();
-    let result: Value = serde_json::from_str(line)
-        .with_context(|| format!("the start-up benchmark printed {text:?}"))?;
+    let result = json_output(&mut command, "benches/startup.rs")?;
     if let Some(home) = home {
         let prefix = result["prefix"].as_str().unwrap_or_default();
         ensure!(
@@ -147,33 +177,84 @@ fn startup(root: &Path, home: Option<&Path>, quick: bool) -> Result<Value> {
     Ok(result)
 }
 
-fn print_startup(patched: &Value, stock: &Value) {
-    let number = |v: &Value, key: &str| v[key].as_f64().unwrap_or(f64::NAN);
+fn print_startup(cpython: &Startup, runtime: &Startup) {
+    let get = |v: &Value, path: &[&str]| {
+        path.iter()
+            .fold(v, |v, key| &v[*key])
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    };
     println!("Interpreter start-up and memory: stock 3.13.5 vs patched (same source, same run)");
     println!(
-        "{:>40} {:>12} {:>12} {:>9}",
+        "{:>46} {:>11} {:>11} {:>9}",
         "", "stock", "patched", "ratio"
     );
-    let rows = [
-        ("cold create, ready (us)", "create_us"),
-        ("cold create + destroy (us)", "create_destroy_us"),
-        ("take a ready one, warm stock (us)", "warm_take_us"),
-        ("idle memory per interpreter (KiB)", "idle_kib"),
-        ("RSS growth, 100 -> all cycles (%)", "rss_growth_pct"),
-    ];
-    for (label, key) in rows {
-        let (s, p) = (number(stock, key), number(patched, key));
-        let ratio = if key == "rss_growth_pct" {
-            String::new()
-        } else {
+    let row = |label: &str, results: &Startup, path: &[&str], ratio: bool| {
+        let (s, p) = (get(&results.stock, path), get(&results.patched, path));
+        let ratio = if ratio {
             format!("{:.2}x", s / p)
+        } else {
+            String::new()
         };
-        println!("{label:>40} {s:>12.1} {p:>12.1} {ratio:>9}");
-    }
-    println!(
-        "{:>40} {:>12} {:>12}",
-        "create/destroy cycles",
-        number(stock, "cycles"),
-        number(patched, "cycles")
+        println!("{label:>46} {s:>11.2} {p:>11.2} {ratio:>9}");
+    };
+    println!("  CPython (_interpreters, isolated):");
+    row(
+        "create, median (ms)",
+        cpython,
+        &["create", "median_ms"],
+        true,
+    );
+    row("create, best (ms)", cpython, &["create", "min_ms"], true);
+    row(
+        "destroy, median (ms)",
+        cpython,
+        &["destroy", "median_ms"],
+        true,
+    );
+    row(
+        "create + first statement + destroy, median (ms)",
+        cpython,
+        &["create_exec_destroy", "median_ms"],
+        true,
+    );
+    row(
+        "idle memory per interpreter (MiB)",
+        cpython,
+        &["idle_rss", "per_interpreter_mib"],
+        true,
+    );
+    row(
+        "RSS growth over the create/destroy cycles (%)",
+        cpython,
+        &["leak", "growth_percent"],
+        false,
+    );
+    row("create/destroy cycles", cpython, &["leak", "cycles"], false);
+    println!("  Through the runtime (subinterp::Interpreter):");
+    row("cold create, ready (us)", runtime, &["create_us"], true);
+    row(
+        "cold create + destroy (us)",
+        runtime,
+        &["create_destroy_us"],
+        true,
+    );
+    row(
+        "take a ready one, warm stock (us)",
+        runtime,
+        &["warm_take_us"],
+        true,
+    );
+    row(
+        "idle memory per interpreter (KiB)",
+        runtime,
+        &["idle_kib"],
+        true,
+    );
+    row(
+        "RSS growth over the create/destroy cycles (%)",
+        runtime,
+        &["rss_growth_pct"],
+        false,
     );
 }
