@@ -3,16 +3,22 @@
 //!
 //! The stock fills after the runtime's first interpreter is asked for, and refills in the
 //! background: one refill thread creates one interpreter at a time (so at most one core is
-//! busy with it) until [`RuntimeConfig::warm_interpreters`](crate::RuntimeConfig) are ready.
+//! busy with it) until [`RuntimeConfig::warm_interpreters`](crate::RuntimeConfig) are ready,
+//! starting [`REFILL_DELAY`] after the last take, so that a burst of starts (a pool, a fan of
+//! `go` tasks) and the interpreters just handed out do not compete with it for the cores.
 //! A warm interpreter is a default one (own GIL, threads allowed) that has run no code; it
 //! runs its set-up code when taken. Shutdown ends the stock's interpreters.
 
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::task::lock;
-use crate::worker::{Assignment, spawn_warm};
+use crate::worker::{Assignment, Worker, spawn_warm};
+
+/// How long the refill waits after the last take before it creates an interpreter.
+const REFILL_DELAY: Duration = Duration::from_millis(20);
 
 /// The runtime's stock of ready interpreters. Cheap to clone (shared state).
 #[derive(Clone)]
@@ -29,6 +35,8 @@ struct Inner {
 struct State {
     target: usize,
     ready: Vec<Ready>,
+    /// When an interpreter was last taken (or asked for).
+    last_take: Option<Instant>,
     refill: Option<JoinHandle<()>>,
     closed: bool,
 }
@@ -37,6 +45,7 @@ struct State {
 struct Ready {
     assign: mpsc::Sender<Assignment>,
     thread: JoinHandle<()>,
+    worker: Arc<Worker>,
 }
 
 impl std::fmt::Debug for Warm {
@@ -56,6 +65,7 @@ impl Warm {
                 state: Mutex::new(State {
                     target,
                     ready: Vec::new(),
+                    last_take: None,
                     refill: None,
                     closed: false,
                 }),
@@ -64,14 +74,18 @@ impl Warm {
         }
     }
 
-    /// Hands `assignment` to a ready interpreter and returns its thread, or gives the
-    /// assignment back if none is ready. Either way the stock (re)fills in the background.
-    pub(crate) fn take(&self, assignment: Assignment) -> Result<JoinHandle<()>, Assignment> {
+    /// Hands `assignment` to a ready interpreter and returns its thread and worker, or gives
+    /// the assignment back if none is ready. Either way the stock (re)fills in the background.
+    pub(crate) fn take(
+        &self,
+        assignment: Assignment,
+    ) -> Result<(JoinHandle<()>, Arc<Worker>), Assignment> {
         let ready = {
             let mut state = lock(&self.inner.state);
             if state.closed || state.target == 0 {
                 return Err(assignment);
             }
+            state.last_take = Some(Instant::now());
             if state.refill.is_none() {
                 let warm = self.clone();
                 state.refill = std::thread::Builder::new()
@@ -86,7 +100,7 @@ impl Warm {
             return Err(assignment);
         };
         match ready.assign.send(assignment) {
-            Ok(()) => Ok(ready.thread),
+            Ok(()) => Ok((ready.thread, ready.worker)),
             // The thread is gone (its interpreter failed): start one the usual way.
             Err(mpsc::SendError(assignment)) => {
                 let _ = ready.thread.join();
@@ -144,14 +158,30 @@ impl Warm {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 continue;
             }
+            let quiet = state.last_take.map_or(Duration::ZERO, |t| {
+                (t + REFILL_DELAY).saturating_duration_since(Instant::now())
+            });
+            if !quiet.is_zero() {
+                state = self
+                    .inner
+                    .changed
+                    .wait_timeout(state, quiet)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+                continue;
+            }
             drop(state);
             let (created_tx, created) = mpsc::channel();
             let (assign, assignments) = mpsc::channel();
             let started = spawn_warm(created_tx, assignments);
-            let ok = matches!(created.recv(), Ok(Ok(())));
+            let created = created.recv();
             state = lock(&self.inner.state);
-            match (ok, started) {
-                (true, Ok(thread)) => state.ready.push(Ready { assign, thread }),
+            match (created, started) {
+                (Ok(Ok(worker)), Ok(thread)) => state.ready.push(Ready {
+                    assign,
+                    thread,
+                    worker,
+                }),
                 (_, started) => {
                     // Interpreters cannot be created now: stop until asked again.
                     drop(assign);
@@ -170,7 +200,7 @@ impl Warm {
 fn end(ready: Vec<Ready>) {
     let threads: Vec<JoinHandle<()>> = ready
         .into_iter()
-        .map(|Ready { assign, thread }| {
+        .map(|Ready { assign, thread, .. }| {
             drop(assign);
             thread
         })

@@ -174,6 +174,7 @@ pub(crate) fn spawn_worker(
     recycle: Option<Recycle>,
 ) -> Result<Starting> {
     let (ready_tx, ready) = mpsc::channel();
+    let early = (setup.is_none() && !config.serial).then(|| ready_tx.clone());
     let assignment = Assignment {
         setup,
         jobs,
@@ -186,7 +187,14 @@ pub(crate) fn spawn_worker(
         assignment
     } else {
         match runtime.warm().take(assignment) {
-            Ok(thread) => return Ok(Starting { ready, thread }),
+            Ok((thread, worker)) => {
+                // Nothing to set up: the interpreter is ready already (its thread's own
+                // "ready" comes second and is ignored).
+                if let Some(early) = early {
+                    let _ = early.send(Ok(worker));
+                }
+                return Ok(Starting { ready, thread });
+            }
             Err(assignment) => assignment,
         }
     };
@@ -201,11 +209,11 @@ pub(crate) fn spawn_worker(
     Ok(Starting { ready, thread })
 }
 
-/// Starts a warm interpreter thread: it creates a default interpreter now, says so on
-/// `created`, and waits for its assignment on `assign` (ending the interpreter if that
+/// Starts a warm interpreter thread: it creates a default interpreter now, hands its worker
+/// to `created`, and waits for its assignment on `assign` (ending the interpreter if that
 /// channel closes first).
 pub(crate) fn spawn_warm(
-    created: mpsc::Sender<Result<()>>,
+    created: mpsc::Sender<Result<Arc<Worker>>>,
     assign: mpsc::Receiver<Assignment>,
 ) -> Result<JoinHandle<()>> {
     spawn_thread("subinterp-warm".into(), move || {
@@ -218,7 +226,7 @@ pub(crate) fn spawn_warm(
         };
         // SAFETY: attached (just created); detached while waiting, attached again after.
         let saved = unsafe { ffi::PyEval_SaveThread() };
-        let _ = created.send(Ok(()));
+        let _ = created.send(Ok(Arc::clone(&worker)));
         let assignment = assign.recv();
         // SAFETY: `saved` is this thread's thread state, detached above.
         unsafe { ffi::PyEval_RestoreThread(saved) };
