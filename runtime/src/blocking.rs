@@ -4,20 +4,27 @@
 //! The wait itself runs detached and parks the thread ([`Parker`]). It ends early, with the
 //! Python exception to raise, when
 //! - a signal handler ran on the thread (the main thread gets Ctrl-C): Python's handlers run,
-//!   and the wait restarts unless one raised;
+//!   and the wait restarts unless one raised. Signals that arrived before the wait are handled
+//!   first; one that arrives in the instant between that check and going to sleep (or that the
+//!   kernel gave to another thread) would not interrupt the sleep, so the main thread of the
+//!   main interpreter, and only it, also looks again every [`SIGNAL_RECHECK`];
 //! - the interpreter was interrupted ([`Worker::interrupt`](crate::worker::Worker)):
 //!   the asynchronous exception it set (`KeyboardInterrupt`) is raised at once.
 //!
 //! An operation that completed meanwhile still wins; the signal or interrupt then fires at the
 //! next bytecode, as it would have anyway. Nothing is lost either way.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cpython_sys as ffi;
 
 use crate::channel::Waited;
 use crate::marker::Python;
 use crate::parker::{Parker, Wake};
+
+/// How often the main thread re-checks for signals while blocked (a safety net: a signal
+/// normally wakes it at once).
+const SIGNAL_RECHECK: Duration = Duration::from_millis(500);
 
 /// A Python exception is set in the current interpreter: the operation's result is NULL.
 #[derive(Debug)]
@@ -33,15 +40,19 @@ pub(crate) fn block_detached<R: Send>(
     mut op: impl FnMut(&mut Wait<'_>) -> Option<R> + Send,
 ) -> Result<R, Raised> {
     let parker = Parker::current();
+    let handles_signals = py.interpreter_id() == 0
+        && crate::Runtime::current().is_ok_and(|runtime| runtime.is_main_thread());
+    let mut wait =
+        |parker: &Parker, deadline: Option<Instant>| python_wait(parker, deadline, handles_signals);
     loop {
         // SAFETY: attached.
-        if unsafe { raise_pending_async_exc() } {
+        if unsafe { raise_pending_async_exc() || ffi::PyErr_CheckSignals() < 0 } {
             return Err(Raised);
         }
         // Set while attached: an interrupt needs our GIL, so it either set the asynchronous
         // exception checked above or finds this flag set.
         parker.set_interruptible(true);
-        let result = py.allow_threads(|| op(&mut python_wait));
+        let result = py.allow_threads(|| op(&mut wait));
         let interrupted = parker.set_interruptible(false);
         if let Some(result) = result {
             return Ok(result);
@@ -54,17 +65,22 @@ pub(crate) fn block_detached<R: Send>(
                 }
                 return Err(Raised);
             }
-            if ffi::PyErr_CheckSignals() < 0 {
-                return Err(Raised);
-            }
         }
+        // A signal woke the wait (or it is time to look again): the loop checks them.
     }
 }
 
-/// One sleep of a blocking operation started from Python.
-fn python_wait(parker: &Parker, deadline: Option<Instant>) -> Waited {
-    match parker.park(deadline) {
-        Wake::Timeout => Waited::Timeout,
+/// One sleep of a blocking operation started from Python; `handles_signals` bounds it by
+/// [`SIGNAL_RECHECK`].
+fn python_wait(parker: &Parker, deadline: Option<Instant>, handles_signals: bool) -> Waited {
+    let recheck = handles_signals.then(|| Instant::now() + SIGNAL_RECHECK);
+    let sleep_until = match (deadline, recheck) {
+        (Some(d), Some(r)) => Some(d.min(r)),
+        (d, r) => d.or(r),
+    };
+    match parker.park(sleep_until) {
+        Wake::Timeout if deadline.is_some_and(|d| Instant::now() >= d) => Waited::Timeout,
+        Wake::Timeout => Waited::Abort,
         Wake::Signal => Waited::Abort,
         Wake::Unparked if parker.interrupt_requested() => Waited::Abort,
         Wake::Unparked => Waited::Continue,
