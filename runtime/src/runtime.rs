@@ -433,6 +433,11 @@ unsafe fn start(config: &RuntimeConfig) -> Result<()> {
     {
         return Err(Error::Startup("could not register the csp module".into()));
     }
+    if config.isolated {
+        // SAFETY: before initialisation; the pre-config is initialised by
+        // `PyPreConfig_InitIsolatedConfig` before it is changed and read.
+        unsafe { pre_initialize_utf8()? };
+    }
     let mut raw = std::mem::MaybeUninit::<ffi::PyConfig>::uninit();
     // SAFETY: the config is initialised by `PyConfig_Init*Config` before any other use and
     // cleared on every path; strings are copied by CPython.
@@ -483,6 +488,23 @@ unsafe fn start(config: &RuntimeConfig) -> Result<()> {
         })();
         ffi::PyConfig_Clear(&mut py_config);
         result
+    }
+}
+
+/// Pre-initialises an isolated CPython in UTF-8 mode (PEP 540): an isolated runtime reads
+/// no locale, and would otherwise use ASCII for the standard streams and file names (and
+/// every interpreter would import `encodings` at start to make its ASCII streams).
+///
+/// # Safety
+/// CPython is not initialised and nobody else initialises it concurrently.
+unsafe fn pre_initialize_utf8() -> Result<()> {
+    let mut raw = std::mem::MaybeUninit::<ffi::PyPreConfig>::uninit();
+    // SAFETY: `PyPreConfig_InitIsolatedConfig` fills the whole struct before it is read.
+    unsafe {
+        ffi::PyPreConfig_InitIsolatedConfig(raw.as_mut_ptr());
+        let mut pre_config = raw.assume_init();
+        pre_config.utf8_mode = 1;
+        check(ffi::Py_PreInitialize(&pre_config))
     }
 }
 

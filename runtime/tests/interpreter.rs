@@ -27,6 +27,29 @@ fn exec_eval_and_state_persisting_between_calls() {
 }
 
 #[test]
+fn text_is_utf8_without_importing_codecs_at_start() {
+    // An isolated runtime reads no locale: UTF-8 mode keeps it off ASCII, and lets a new
+    // interpreter make its standard streams without the encodings package (patch 0008).
+    let i = interp();
+    assert_eq!(
+        i.eval("'encodings' in __import__('sys').modules").unwrap(),
+        Value::from(false)
+    );
+    let sys = "__import__('sys')";
+    assert_eq!(
+        i.eval(&format!(
+            "({sys}.stdout.encoding, {sys}.getfilesystemencoding())"
+        ))
+        .unwrap(),
+        Value::Tuple(vec![Value::from("utf-8"), Value::from("utf-8")])
+    );
+    assert_eq!(
+        i.eval("'ünïcödé ✓'.encode().decode()").unwrap(),
+        Value::from("ünïcödé ✓")
+    );
+}
+
+#[test]
 fn call_imports_the_module_and_walks_the_qualified_name() {
     let i = interp();
     assert_eq!(
