@@ -198,63 +198,45 @@ fn print_startup(cpython: &Startup, runtime: &Startup) {
         };
         println!("{label:>46} {s:>11.2} {p:>11.2} {ratio:>9}");
     };
+    type Row = (&'static str, &'static [&'static str], bool);
+    let cpython_rows: [Row; 7] = [
+        ("create, median (ms)", &["create", "median_ms"], true),
+        ("create, best (ms)", &["create", "min_ms"], true),
+        ("destroy, median (ms)", &["destroy", "median_ms"], true),
+        (
+            "create + first statement + destroy, median (ms)",
+            &["create_exec_destroy", "median_ms"],
+            true,
+        ),
+        (
+            "idle memory per interpreter (MiB)",
+            &["idle_rss", "per_interpreter_mib"],
+            true,
+        ),
+        (
+            "RSS growth over the create/destroy cycles (%)",
+            &["leak", "growth_percent"],
+            false,
+        ),
+        ("create/destroy cycles", &["leak", "cycles"], false),
+    ];
+    let runtime_rows: [Row; 5] = [
+        ("cold create, ready (us)", &["create_us"], true),
+        ("cold create + destroy (us)", &["create_destroy_us"], true),
+        ("take a ready one, warm stock (us)", &["warm_take_us"], true),
+        ("idle memory per interpreter (KiB)", &["idle_kib"], true),
+        (
+            "RSS growth over the create/destroy cycles (%)",
+            &["rss_growth_pct"],
+            false,
+        ),
+    ];
     println!("  CPython (_interpreters, isolated):");
-    row(
-        "create, median (ms)",
-        cpython,
-        &["create", "median_ms"],
-        true,
-    );
-    row("create, best (ms)", cpython, &["create", "min_ms"], true);
-    row(
-        "destroy, median (ms)",
-        cpython,
-        &["destroy", "median_ms"],
-        true,
-    );
-    row(
-        "create + first statement + destroy, median (ms)",
-        cpython,
-        &["create_exec_destroy", "median_ms"],
-        true,
-    );
-    row(
-        "idle memory per interpreter (MiB)",
-        cpython,
-        &["idle_rss", "per_interpreter_mib"],
-        true,
-    );
-    row(
-        "RSS growth over the create/destroy cycles (%)",
-        cpython,
-        &["leak", "growth_percent"],
-        false,
-    );
-    row("create/destroy cycles", cpython, &["leak", "cycles"], false);
+    for (label, path, ratio) in cpython_rows {
+        row(label, cpython, path, ratio);
+    }
     println!("  Through the runtime (subinterp::Interpreter):");
-    row("cold create, ready (us)", runtime, &["create_us"], true);
-    row(
-        "cold create + destroy (us)",
-        runtime,
-        &["create_destroy_us"],
-        true,
-    );
-    row(
-        "take a ready one, warm stock (us)",
-        runtime,
-        &["warm_take_us"],
-        true,
-    );
-    row(
-        "idle memory per interpreter (KiB)",
-        runtime,
-        &["idle_kib"],
-        true,
-    );
-    row(
-        "RSS growth over the create/destroy cycles (%)",
-        runtime,
-        &["rss_growth_pct"],
-        false,
-    );
+    for (label, path, ratio) in runtime_rows {
+        row(label, runtime, path, ratio);
+    }
 }
