@@ -16,11 +16,10 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::parker::{Parker, Wake};
-use crate::task::lock;
+use crate::parker::{Parker, Wake, deadline_after};
+use crate::sync::{Arc, Mutex, MutexGuard, lock};
 use crate::value::Value;
 
 /// A CSP channel: many senders and many receivers, carrying [`Value`]s.
@@ -101,7 +100,7 @@ impl Channel {
         value: impl Into<Value>,
         timeout: Duration,
     ) -> Result<(), SendError> {
-        self.send_until(value.into(), Block::Until(Instant::now() + timeout))
+        self.send_until(value.into(), Block::after(timeout))
     }
 
     /// Sends `value` only if that needs no waiting: there is room, or a receiver is waiting.
@@ -116,7 +115,7 @@ impl Channel {
 
     /// Receives the next value, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Value, RecvError> {
-        self.recv_until(Block::Until(Instant::now() + timeout))
+        self.recv_until(Block::after(timeout))
     }
 
     /// Receives a value only if one is ready now.
@@ -128,26 +127,24 @@ impl Channel {
     /// [`SendErrorKind::Closed`], receivers drain what is queued and then get
     /// [`RecvError::Closed`]. Returns `false` if it was already closed.
     pub fn close(&self) -> bool {
-        let (senders, receivers) = {
-            let mut state = self.lock();
-            if state.closed {
-                return false;
-            }
-            state.closed = true;
-            (
-                std::mem::take(&mut state.senders),
-                std::mem::take(&mut state.receivers),
-            )
-        };
-        for s in senders {
+        // Waiters are completed under the channel's lock, like every other dequeue: a blocked
+        // sender that gives up meanwhile then finds its entry still queued (and takes its
+        // value back) or already completed, never in between. They wake after the unlock.
+        let mut woken: Vec<Wakeup> = Vec::new(); // Declared first: wakes after the unlock.
+        let mut state = self.lock();
+        if state.closed {
+            return false;
+        }
+        state.closed = true;
+        for s in std::mem::take(&mut state.senders) {
             match s.waiter.complete(s.case, Outcome::SendClosed(s.value)) {
-                Ok(()) => s.waiter.parker.unpark(),
+                Ok(()) => woken.push(Wakeup(Some(s.waiter))),
                 Err(value) => s.waiter.give_back(s.case, value),
             }
         }
-        for r in receivers {
+        for r in std::mem::take(&mut state.receivers) {
             if r.waiter.complete(r.case, Outcome::RecvClosed).is_ok() {
-                r.waiter.parker.unpark();
+                woken.push(Wakeup(Some(r.waiter)));
             }
         }
         true
@@ -436,8 +433,13 @@ impl Block {
         match timeout {
             None => Block::Forever,
             Some(t) if t.is_zero() => Block::No,
-            Some(t) => Block::Until(Instant::now() + t),
+            Some(t) => Block::after(t),
         }
+    }
+
+    /// Waits at most `timeout`; one too large to have a deadline waits forever.
+    pub(crate) fn after(timeout: Duration) -> Block {
+        deadline_after(timeout).map_or(Block::Forever, Block::Until)
     }
 
     fn deadline(self) -> Option<Instant> {
@@ -493,7 +495,7 @@ impl Select {
 
     /// Waits at most `timeout` for one case to complete.
     pub fn wait_timeout(mut self, timeout: Duration) -> Result<Selected, SelectError> {
-        self.run(Block::Until(Instant::now() + timeout), &mut plain_wait)
+        self.run(Block::after(timeout), &mut plain_wait)
     }
 
     /// Completes a case that is ready now, if any.
@@ -735,8 +737,11 @@ impl Drop for Wakeup {
 
 /// One blocking call (a send, a receive or a whole select) waiting on one or more channels.
 struct Waiter {
-    parker: Arc<Parker>,
+    parker: std::sync::Arc<Parker>,
     state: Mutex<WaiterState>,
+    /// The fork generation of the waiting thread: in a forked child that thread is gone, and
+    /// the waiter accepts no outcome (see `fork.rs`).
+    generation: u64,
 }
 
 struct WaiterState {
@@ -757,6 +762,7 @@ impl Waiter {
                 open: true,
                 returned: Vec::new(),
             }),
+            generation: crate::fork::generation(),
         }
     }
 
@@ -765,7 +771,7 @@ impl Waiter {
     /// unparks the owner, after releasing the channel's lock (see [`Wakeup`]).
     fn complete(&self, case: usize, outcome: Outcome) -> Result<(), Value> {
         let mut state = lock(&self.state);
-        if !state.open {
+        if !state.open || crate::fork::orphaned(self.generation) {
             return Err(match outcome {
                 Outcome::Received(value) | Outcome::SendClosed(value) => value,
                 Outcome::Sent | Outcome::RecvClosed => Value::None,
@@ -818,12 +824,22 @@ fn random_order(n: usize) -> Vec<usize> {
     order
 }
 
-thread_local! {
-    static RNG: std::cell::Cell<u64> = std::cell::Cell::new({
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let here = &seed as *const u64 as u64;
-        (seed ^ here.rotate_left(32)) | 1
-    });
+crate::sync::thread_local! {
+    static RNG: std::cell::Cell<u64> = std::cell::Cell::new(rng_seed());
+}
+
+/// A seed for a thread's [`RNG`], different on each thread and run.
+#[cfg(not(all(loom, test)))]
+fn rng_seed() -> u64 {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let here = &seed as *const u64 as u64;
+    (seed ^ here.rotate_left(32)) | 1
+}
+
+/// The model tests' seed: fixed, since loom replays each thread's steps exactly.
+#[cfg(all(loom, test))]
+fn rng_seed() -> u64 {
+    0x9e37_79b9_7f4a_7c15
 }

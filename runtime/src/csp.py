@@ -130,9 +130,7 @@ def select(*cases, timeout=None, default=_NO_DEFAULT):
         if default is _NO_DEFAULT:
             raise TimeoutError(f"no channel operation completed within {timeout} s")
         return None, default
-    index, value, closed = done
-    case = cases[index]
-    channel = case if type(case) is Channel else case[0]
+    channel, value, closed = done
     return channel, (CLOSED if closed else value)
 
 

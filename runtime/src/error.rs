@@ -44,6 +44,9 @@ pub enum Error {
     /// [`Runtime::shutdown`](crate::Runtime::shutdown) found interpreters that are still
     /// running.
     InterpretersAlive(usize),
+    /// The pool, interpreter, task or runtime handle was made before this process was forked:
+    /// its threads are in the parent process, not in this child.
+    Forked(&'static str),
 }
 
 impl Error {
@@ -117,6 +120,12 @@ impl fmt::Display for Error {
                 f.write_str(msg)
             }
             Error::Panic(msg) => write!(f, "Rust code panicked inside the interpreter: {msg}"),
+            Error::Forked(what) => write!(
+                f,
+                "this {what} was made before fork(): its interpreter threads are in the parent \
+                 process, not in this child; make a new one here (the runtime itself starts \
+                 afresh in a forked child: `Runtime::current()`, `csp.go`, `csp.Pool()`)"
+            ),
             Error::InterpretersAlive(n) => write!(
                 f,
                 "cannot shut down: {n} interpreter(s) still running; drop every `Interpreter` and \

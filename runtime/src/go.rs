@@ -8,12 +8,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
 use crate::error::Result;
+use crate::fork::OsThread;
 use crate::interpreter::InterpreterConfig;
 use crate::marker::Python;
 use crate::runtime::Runtime;
@@ -39,14 +39,14 @@ struct State {
     workers: HashMap<i64, GoWorker>,
     /// Ids of idle interpreters with the time they became idle, oldest first.
     idle: Vec<(i64, Instant)>,
-    reaper: Option<JoinHandle<()>>,
+    reaper: Option<OsThread>,
     closed: bool,
 }
 
 struct GoWorker {
     jobs: Sender<Envelope>,
     worker: Arc<Worker>,
-    thread: JoinHandle<()>,
+    thread: OsThread,
 }
 
 impl std::fmt::Debug for Spawner {
@@ -116,7 +116,7 @@ impl Spawner {
         if state.closed {
             drop(state);
             drop(jobs); // Ends the interpreter.
-            let _ = thread.join();
+            thread.join();
             return Err(crate::Error::ShutDown);
         }
         state.workers.insert(
@@ -139,13 +139,16 @@ impl Spawner {
         state.idle.push((id, Instant::now()));
         if state.reaper.is_none() {
             let inner = Arc::clone(&self.inner);
-            state.reaper = std::thread::Builder::new()
-                .name("subinterp-go-reaper".into())
-                .spawn(move || reap(&inner))
-                .ok();
+            state.reaper =
+                OsThread::spawn("subinterp-go-reaper".into(), None, move || reap(&inner)).ok();
         }
         drop(state);
         self.inner.changed.notify_all();
+    }
+
+    /// How long an idle go interpreter waits for the next `go`.
+    pub(crate) fn idle_timeout(&self) -> Duration {
+        self.inner.idle_timeout
     }
 
     /// Number of go interpreters alive, and how many of them are idle.
@@ -169,10 +172,10 @@ impl Spawner {
         }
         for (_, go) in workers {
             drop(go.jobs);
-            let _ = go.thread.join();
+            go.thread.join();
         }
         if let Some(reaper) = reaper {
-            let _ = reaper.join();
+            reaper.join();
         }
     }
 }
@@ -199,21 +202,21 @@ fn reap(inner: &Inner) {
             drop(state);
             for go in gone {
                 drop(go.jobs); // Ends its job loop: the interpreter is destroyed.
-                let _ = go.thread.join();
+                go.thread.join();
             }
             state = lock(&inner.state);
             continue;
         }
         state = match state.idle.first() {
-            Some((_, since)) => {
-                let wait = (*since + inner.idle_timeout).saturating_duration_since(now);
+            // An idle timeout too long to have a deadline never expires.
+            Some((_, since)) if let Some(expiry) = since.checked_add(inner.idle_timeout) => {
                 inner
                     .changed
-                    .wait_timeout(state, wait)
+                    .wait_timeout(state, expiry.saturating_duration_since(now))
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .0
             }
-            None => inner
+            _ => inner
                 .changed
                 .wait(state)
                 .unwrap_or_else(std::sync::PoisonError::into_inner),

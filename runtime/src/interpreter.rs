@@ -2,11 +2,11 @@
 //! body is in `worker.rs`), and [`Target`], how functions are named across interpreters.
 
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
 
 use crate::error::{Error, Result};
+use crate::fork::OsThread;
 use crate::marker::Python;
 use crate::runtime::Runtime;
 use crate::task::{self, Envelope, Task};
@@ -152,14 +152,14 @@ impl Interpreter {
 
 /// Joins a thread when dropped — unless that thread is the current one (an interpreter
 /// dropped by its own job), which would wait forever.
-struct JoinOnDrop(Option<JoinHandle<()>>);
+struct JoinOnDrop(Option<OsThread>);
 
 impl Drop for JoinOnDrop {
     fn drop(&mut self) {
         if let Some(thread) = self.0.take()
-            && thread.thread().id() != std::thread::current().id()
+            && thread.id() != std::thread::current().id()
         {
-            let _ = thread.join();
+            thread.join();
         }
     }
 }

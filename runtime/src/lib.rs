@@ -79,6 +79,13 @@
 //! block on each other all run. Idle go interpreters are destroyed after
 //! [`RuntimeConfig::go_idle_timeout`].
 //!
+//! # fork
+//!
+//! A forked child keeps only the thread that forked: the runtime starts afresh there
+//! ([`Runtime::current`] gives the child's; new interpreters, pools and `go` work), and a pool,
+//! interpreter, task or `Runtime` handle made before the fork fails with [`Error::Forked`]
+//! instead of waiting for threads that exist only in the parent. Nothing waits for them at exit.
+//!
 //! # The `csp` module
 //!
 //! Every interpreter the runtime starts can `import csp`: `csp.Channel(capacity=0)`,
@@ -96,6 +103,7 @@ mod blocking;
 mod channel;
 mod error;
 mod exceptions;
+mod fork;
 mod go;
 mod interpreter;
 mod marker;
@@ -106,10 +114,14 @@ mod pool;
 mod py_channel;
 mod runtime;
 mod shared_bytes;
+mod sync;
 mod task;
 mod value;
 mod warm;
 mod worker;
+
+#[cfg(all(test, loom))]
+mod loom_tests;
 
 pub use channel::{Channel, RecvError, Select, SelectError, Selected, SendError, SendErrorKind};
 pub use error::{Error, PyException, Result};

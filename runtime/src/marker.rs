@@ -123,9 +123,13 @@ impl<'py> Python<'py> {
     /// A Python callable that runs the Rust closure `f` with the call's arguments converted to
     /// [`Value`]s, and returns its result converted back. An `Err` raises it as a Python
     /// exception; a panic raises `RuntimeError` instead of unwinding into C.
+    ///
+    /// `f` must be `Send + Sync`: Python threads of the interpreter may call it at the same
+    /// time (one of them inside [`allow_threads`](Self::allow_threads)) and drop it, on OS
+    /// threads other than this one.
     pub fn function<F>(self, name: &str, f: F) -> Result<Object<'py>>
     where
-        F: Fn(Python<'_>, Vec<Value>) -> Result<Value> + 'static,
+        F: Fn(Python<'_>, Vec<Value>) -> Result<Value> + Send + Sync + 'static,
     {
         crate::object::rust_function(self, name, Box::new(f))
     }

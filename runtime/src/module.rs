@@ -9,7 +9,6 @@
 use std::ffi::{CStr, CString, c_int, c_void};
 use std::ptr::null_mut;
 use std::sync::{Arc, Mutex, Weak};
-use std::time::{Duration, Instant};
 
 use cpython_sys as ffi;
 
@@ -38,6 +37,14 @@ const TASK_CAPSULE: &CStr = c"csp.Task";
 /// Pools created from Python, by the interpreter that created them, so they can be closed
 /// before that interpreter is destroyed. Rust handles only, no Python objects.
 static POOLS: Mutex<Vec<(i64, Weak<Pool>)>> = Mutex::new(Vec::new());
+
+/// The locked registry of pools created from Python.
+pub(crate) type PoolsGuard = std::sync::MutexGuard<'static, Vec<(i64, Weak<Pool>)>>;
+
+/// Locks the registry of pools created from Python (held across `fork()`, see `fork.rs`).
+pub(crate) fn lock_pools() -> PoolsGuard {
+    lock(&POOLS)
+}
 
 /// Terminates the pools that interpreter `owner` created from Python and did not close
 /// (`csp.Pool`): their tasks' results could no longer be used (and a Ctrl-C exit must not wait
@@ -103,12 +110,7 @@ macro_rules! entry {
             // `args`.
             unsafe {
                 trampoline(concat!("csp.", stringify!($body)), null_mut(), |py| {
-                    let args = if nargs <= 0 {
-                        &[][..]
-                    } else {
-                        std::slice::from_raw_parts(args, nargs as usize)
-                    };
-                    $body(py, args)
+                    $body(py, crate::object::raw_slice(args, nargs.max(0) as usize))
                 })
             }
         }
@@ -513,23 +515,17 @@ fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
     let (task, timeout) = unsafe {
         let task: &Task<Value> = from_capsule(py, args[0], TASK_CAPSULE)?;
         let timeout = Object::from_borrowed(py, args[1])?;
-        let timeout = if timeout.is_none() {
-            None
-        } else {
-            let secs = ffi::PyFloat_AsDouble(timeout.as_ptr());
-            if secs == -1.0 && !ffi::PyErr_Occurred().is_null() {
-                return Err(py.take_error());
-            }
-            Some(Duration::from_secs_f64(secs.max(0.0)))
-        };
-        (task, timeout)
+        (task, crate::args::timeout(Some(&timeout))?)
     };
+    if task.orphaned() {
+        return Err(Error::Forked("task"));
+    }
     if task.peek().is_none() && task.would_deadlock() {
         return Err(Error::Deadlock(
             "this task runs on the interpreter that is waiting for it".into(),
         ));
     }
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = timeout.and_then(crate::parker::deadline_after);
     match block_detached(py, |wait| task.wait_with(deadline, wait)) {
         Ok(true) => {}
         Ok(false) => {

@@ -188,7 +188,7 @@ impl<'py> Object<'py> {
             if data.is_null() {
                 return Err(self.py.take_error());
             }
-            let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len as usize);
+            let bytes = raw_slice(data.cast::<u8>(), len as usize);
             Ok(String::from_utf8_lossy(bytes).into_owned())
         }
     }
@@ -340,8 +340,22 @@ pub(crate) unsafe fn trampoline_unraisable(what: &str, body: impl FnOnce()) {
     }
 }
 
+/// The `len` items at `data`, borrowed for `'a`. CPython may hand out a NULL pointer for an
+/// empty buffer or argument vector, which `slice::from_raw_parts` does not allow: that is
+/// the empty slice.
+///
+/// # Safety
+/// `data` is NULL, or valid for reads of `len` items that stay unchanged for `'a`.
+pub(crate) unsafe fn raw_slice<'a, T>(data: *const T, len: usize) -> &'a [T] {
+    if data.is_null() || len == 0 {
+        return &[];
+    }
+    // SAFETY: non-NULL and valid for `len` reads (the caller's guarantee).
+    unsafe { std::slice::from_raw_parts(data, len) }
+}
+
 /// The boxed Rust closure behind a Python callable made by [`Python::function`].
-pub(crate) type RustFn = Box<dyn Fn(Python<'_>, Vec<Value>) -> Result<Value>>;
+pub(crate) type RustFn = Box<dyn Fn(Python<'_>, Vec<Value>) -> Result<Value> + Send + Sync>;
 
 /// What the capsule behind a Rust function owns: the closure and the method definition that
 /// CPython keeps a pointer to (so it must not move: it lives in this box).
@@ -422,7 +436,7 @@ unsafe extern "C" fn call_rust_function(
             if function.is_null() {
                 return Err(py.take_error());
             }
-            let args = std::slice::from_raw_parts(args, nargs as usize)
+            let args = raw_slice(args, nargs.max(0) as usize)
                 .iter()
                 .map(|&arg| Object::from_borrowed(py, arg)?.to_value())
                 .collect::<Result<Vec<_>>>()?;

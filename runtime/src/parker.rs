@@ -8,12 +8,18 @@
 //! Parking never loses a wake-up: [`Parker::unpark`] leaves a token that the next (or the
 //! current) [`Parker::park`] consumes. Waits may also end spuriously; callers re-check their
 //! condition in a loop.
+//!
+//! In the model tests (`cfg(all(loom, test))`) the kernel's futex is replaced by a loom
+//! [`Notify`](loom::sync::Notify) whose wait loom lets end spuriously (once per parker and
+//! model execution): a timed park that ends so returns [`Wake::Timeout`], so loom explores a
+//! deadline passing at any point as well as the wake-up arriving first.
 
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+// A parker is shared in a std `Arc` even in the model tests: other modules hold one.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::task::lock;
+use crate::sync::atomic::{AtomicI32, Ordering};
+use crate::sync::{Mutex, lock};
 
 /// No token, nobody waiting.
 const EMPTY: i32 = 0;
@@ -22,6 +28,12 @@ const NOTIFIED: i32 = 1;
 /// The owner is (about to be) asleep in the kernel.
 const PARKED: i32 = -1;
 
+/// The instant `timeout` from now, or `None` when that is too far away to represent (an
+/// infinite or huge timeout): such a wait has no deadline.
+pub(crate) fn deadline_after(timeout: Duration) -> Option<Instant> {
+    Instant::now().checked_add(timeout)
+}
+
 /// Why [`Parker::park`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -29,7 +41,8 @@ pub(crate) enum Wake {
     Unparked,
     /// The deadline passed.
     Timeout,
-    /// A signal handler ran on this thread.
+    /// A signal handler ran on this thread (never in the model tests).
+    #[cfg_attr(all(loom, test), allow(dead_code))]
     Signal,
 }
 
@@ -40,6 +53,9 @@ pub(crate) struct Parker {
     /// Whether the owner is in a blocking operation that [`interrupt`](Self::interrupt) may
     /// end, and whether it was asked to.
     interrupt: Mutex<Interrupt>,
+    /// Where the owner sleeps in the model tests (the futex's stand-in).
+    #[cfg(all(loom, test))]
+    notify: loom::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -48,10 +64,12 @@ struct Interrupt {
     requested: bool,
 }
 
-thread_local! {
+crate::sync::thread_local! {
     static CURRENT: Arc<Parker> = Arc::new(Parker {
         state: AtomicI32::new(EMPTY),
         interrupt: Mutex::new(Interrupt::default()),
+        #[cfg(all(loom, test))]
+        notify: loom::sync::Notify::new(),
     });
 }
 
@@ -68,16 +86,7 @@ impl Parker {
         if self.state.fetch_sub(1, Ordering::Acquire) == NOTIFIED {
             return Wake::Unparked;
         }
-        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let wake = if timeout.is_some_and(|t| t.is_zero()) {
-            Wake::Timeout
-        } else {
-            match futex::wait(&self.state, PARKED, timeout) {
-                futex::Outcome::Woken => Wake::Unparked,
-                futex::Outcome::Timeout => Wake::Timeout,
-                futex::Outcome::Interrupted => Wake::Signal,
-            }
-        };
+        let wake = self.sleep(deadline);
         // Leave the PARKED state; a token that arrived meanwhile counts as a wake-up.
         if self.state.swap(EMPTY, Ordering::Acquire) == NOTIFIED {
             Wake::Unparked
@@ -89,8 +98,50 @@ impl Parker {
     /// Wakes the owner, or makes its next `park` return at once.
     pub(crate) fn unpark(&self) {
         if self.state.swap(NOTIFIED, Ordering::Release) == PARKED {
-            futex::wake_one(&self.state);
+            self.wake_sleeper();
         }
+    }
+
+    /// Sleeps while the state is PARKED, until woken, `deadline` or a signal.
+    #[cfg(not(all(loom, test)))]
+    fn sleep(&self, deadline: Option<Instant>) -> Wake {
+        let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if timeout.is_some_and(|t| t.is_zero()) {
+            return Wake::Timeout;
+        }
+        match futex::wait(&self.state, PARKED, timeout) {
+            futex::Outcome::Woken => Wake::Unparked,
+            futex::Outcome::Timeout => Wake::Timeout,
+            futex::Outcome::Interrupted => Wake::Signal,
+        }
+    }
+
+    /// Wakes the owner sleeping in [`sleep`](Self::sleep).
+    #[cfg(not(all(loom, test)))]
+    fn wake_sleeper(&self) {
+        futex::wake_one(&self.state);
+    }
+
+    /// The model of [`sleep`](Self::sleep): loom's `Notify` returns when notified, or
+    /// spuriously, a branch loom explores both ways. A timed wait calls every return a
+    /// timeout — `park` then counts a token that arrived as the wake-up it is — so loom tries
+    /// the deadline passing at each point the wait can end; an untimed one a wake-up, which
+    /// may be spurious.
+    #[cfg(all(loom, test))]
+    fn sleep(&self, deadline: Option<Instant>) -> Wake {
+        self.notify.wait();
+        if deadline.is_some() {
+            Wake::Timeout
+        } else {
+            Wake::Unparked
+        }
+    }
+
+    /// The model of waking the sleeper: notify it (a notification not yet waited for makes
+    /// the next wait return at once, as the futex's changed word does).
+    #[cfg(all(loom, test))]
+    fn wake_sleeper(&self) {
+        self.notify.notify();
     }
 
     /// Marks the owner as being in an interruptible blocking operation (or no longer), and
@@ -121,7 +172,7 @@ impl Parker {
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(all(loom, test))))]
 mod futex {
     //! The two futex operations the parker needs, reporting `EINTR`.
 
@@ -185,7 +236,6 @@ compile_error!("subinterp's parker uses Linux futexes; other systems are not sup
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn a_token_left_before_park_ends_it_at_once() {
@@ -208,6 +258,12 @@ mod tests {
         });
         assert_eq!(parker.park(None), Wake::Unparked);
         waker.join().unwrap();
+    }
+
+    #[test]
+    fn a_huge_timeout_has_no_deadline() {
+        assert_eq!(deadline_after(Duration::MAX), None);
+        assert!(deadline_after(Duration::from_secs(1)).is_some());
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! [`Pool`]: N pre-started interpreters taking tasks from one queue.
 
 use std::sync::{Arc, Mutex};
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::ThreadId;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::error::Result;
+use crate::fork::OsThread;
 use crate::interpreter::{InterpreterConfig, Target};
 use crate::marker::Python;
 use crate::runtime::Runtime;
@@ -75,8 +76,10 @@ pub struct Pool {
     queue: Receiver<Envelope>,
     /// The workers' current interpreters (replaced as they are recycled).
     workers: Arc<Mutex<Vec<Arc<Worker>>>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: Mutex<Vec<OsThread>>,
     runners: Arc<[ThreadId]>,
+    /// The fork generation the workers started in (see `fork.rs`).
+    generation: u64,
 }
 
 impl std::fmt::Debug for Pool {
@@ -153,6 +156,7 @@ impl Pool {
             workers: current,
             threads: Mutex::new(threads),
             runners,
+            generation: crate::fork::generation(),
         };
         match failure {
             None => Ok(pool),
@@ -190,6 +194,9 @@ impl Pool {
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        if crate::fork::orphaned(self.generation) {
+            return Task::failed(crate::Error::Forked("pool"));
+        }
         let (envelope, task) = task::job(f, Arc::clone(&self.runners), "pool");
         if let Some(jobs) = &*lock(&self.jobs) {
             let _ = jobs.send(envelope);
@@ -219,8 +226,8 @@ impl Pool {
         let me = std::thread::current().id();
         for thread in threads {
             // A worker closing its own pool cannot wait for itself; it ends after its job.
-            if thread.thread().id() != me {
-                let _ = thread.join();
+            if thread.id() != me {
+                thread.join();
             }
         }
     }

@@ -435,9 +435,11 @@ fn reduce(
     ))
 }
 
-/// `_select(cases, timeout, block) -> (index, value, closed) | None`: the core of
-/// `csp.select`. A case is a channel (receive) or a `(channel, value)` pair (send). `None`
-/// means no case completed within the timeout (or at once, without `block`).
+/// `_select(cases, timeout, block) -> (channel, value, closed) | None`: the core of
+/// `csp.select`. A case is a channel (receive) or a `(channel, value)` pair (send); the
+/// channel object of the completed case comes back as read here, so a tuple subclass with
+/// its own `__getitem__` cannot make Python report another one. `None` means no case
+/// completed within the timeout (or at once, without `block`).
 fn select(
     py: Python<'_>,
     _module: *mut ffi::PyObject,
@@ -446,16 +448,18 @@ fn select(
     let [cases, timeout, block] = call.parse(py, "_select", ["cases", "timeout", "block"], 3)?;
     let (cases, block_flag) = (cases.expect("required"), block.expect("required"));
     // SAFETY: attached; `cases` is live; items are borrowed from the tuple it checks.
-    let (mut select, senders) = unsafe {
+    let (mut select, mut channels, senders) = unsafe {
         if ffi::PyTuple_Check(cases.as_ptr()) == 0 {
             return Err(args::type_error("select cases must be a tuple".into()));
         }
         let mut select = Select::new();
+        let mut channels = Vec::new();
         let mut senders = Vec::new();
         for i in 0..ffi::PyTuple_GET_SIZE(cases.as_ptr()) {
             let case = Object::from_borrowed(py, ffi::PyTuple_GET_ITEM(cases.as_ptr(), i))?;
             if let Some(channel) = channel_of(&case) {
                 select.recv(&channel);
+                channels.push(case);
                 senders.push(None);
                 continue;
             }
@@ -477,9 +481,10 @@ fn select(
                 )));
             };
             select.send(&channel, value.to_value()?);
-            senders.push(Some((channel_obj, value)));
+            channels.push(channel_obj);
+            senders.push(Some(value));
         }
-        (select, senders)
+        (select, channels, senders)
     };
     // SAFETY: attached; `block_flag` is live.
     let blocking = unsafe { ffi::PyObject_IsTrue(block_flag.as_ptr()) } == 1;
@@ -492,17 +497,21 @@ fn select(
         Ok(Ok(Selected::Closed { index })) => (index, py.none(), true),
         Ok(Ok(Selected::Sent { index })) => (index, py.none(), false),
         Ok(Err(SelectError::SendClosed { index, .. })) => {
-            let (channel, value) = senders[index].as_ref().expect("a send case");
-            return Err(closed_error(py, channel.as_ptr(), Some(value)));
+            let value = senders[index].as_ref().expect("a send case");
+            return Err(closed_error(py, channels[index].as_ptr(), Some(value)));
         }
         Ok(Err(_)) => return Ok(py.none().into_ptr()),
         Err(Raised) => return Err(already_raised()),
     };
-    let result = Value::Tuple(vec![Value::from(index), Value::None, Value::Bool(closed)]);
+    let result = Value::Tuple(vec![Value::None, Value::None, Value::Bool(closed)]);
     let tuple = py.object(&result)?;
-    // SAFETY: attached; the tuple is new and ours alone; SET_ITEM steals `value` and the
-    // replaced item (None, immortal) needs no release.
-    unsafe { ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 1, value.into_ptr()) };
+    let channel = channels.swap_remove(index);
+    // SAFETY: attached; the tuple is new and ours alone; SET_ITEM steals the references and
+    // the replaced items (None, immortal) need no release.
+    unsafe {
+        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 0, channel.into_ptr());
+        ffi::PyTuple_SET_ITEM(tuple.as_ptr(), 1, value.into_ptr());
+    }
     Ok(tuple.into_ptr())
 }
 

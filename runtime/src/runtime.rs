@@ -9,6 +9,7 @@ use std::time::Duration;
 use cpython_sys as ffi;
 
 use crate::error::{Error, Result};
+use crate::fork;
 use crate::go::Spawner;
 use crate::interpreter::Target;
 use crate::marker::Python;
@@ -138,6 +139,8 @@ struct Shared {
     go: Spawner,
     /// Interpreters created ahead of time.
     warm: Warm,
+    /// The fork generation this runtime belongs to (see `fork.rs`).
+    generation: u64,
 }
 
 struct Lifecycle {
@@ -193,9 +196,11 @@ impl Runtime {
                 default_pool: Mutex::new(None),
                 go: Spawner::new(config.go_idle_timeout),
                 warm: Warm::new(config.warm_interpreters),
+                generation: fork::generation(),
             }),
         };
         *phase = Phase::Running(runtime.clone());
+        fork::install_handlers();
         Ok(runtime)
     }
 
@@ -335,6 +340,9 @@ impl Runtime {
     fn check_running(&self) -> Result<()> {
         match &*lock(&PHASE) {
             Phase::Running(runtime) if Arc::ptr_eq(&runtime.shared, &self.shared) => Ok(()),
+            Phase::Running(_) if fork::orphaned(self.shared.generation) => {
+                Err(Error::Forked("runtime handle"))
+            }
             Phase::ShutDown => Err(Error::ShutDown),
             _ => Err(Error::NotInitialized),
         }
@@ -420,6 +428,71 @@ impl Runtime {
         )?);
         *slot = Some(Arc::clone(&pool));
         Ok(pool)
+    }
+}
+
+impl Runtime {
+    /// The runtime of a forked child: no interpreter, pool or `go` interpreter of the parent
+    /// (their threads are gone), the same settings, and the forking thread as the main one.
+    fn after_fork(&self) -> Runtime {
+        let old = &self.shared;
+        // SAFETY: reads this thread's thread state pointer (NULL when detached).
+        let tstate = unsafe { ffi::PyThreadState_GetUnchecked() };
+        Runtime {
+            shared: Arc::new(Shared {
+                main_thread: std::thread::current().id(),
+                main_tstate: if tstate.is_null() {
+                    old.main_tstate
+                } else {
+                    tstate as usize
+                },
+                lifecycle: Mutex::new(Lifecycle {
+                    live: 0,
+                    closed: false,
+                }),
+                lifecycle_changed: Condvar::new(),
+                default_pool: Mutex::new(None),
+                go: Spawner::new(old.go.idle_timeout()),
+                warm: Warm::new(old.warm.target()),
+                generation: fork::generation(),
+            }),
+        }
+    }
+}
+
+thread_local! {
+    /// The registry locks the forking thread holds across `fork()` (see `fork.rs`).
+    static FORK_GUARDS: std::cell::RefCell<Option<ForkGuards>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+type ForkGuards = (
+    std::sync::MutexGuard<'static, Phase>,
+    crate::module::PoolsGuard,
+);
+
+/// `fork()` is about to run on this thread: hold the locks the child will reset, so that no
+/// thread that vanishes in the child holds them.
+pub(crate) fn before_fork() {
+    let guards = (lock(&PHASE), crate::module::lock_pools());
+    FORK_GUARDS.with(|slot| *slot.borrow_mut() = Some(guards));
+}
+
+/// In the parent after `fork()`: release the locks.
+pub(crate) fn after_fork_in_parent() {
+    FORK_GUARDS.with(|slot| drop(slot.borrow_mut().take()));
+}
+
+/// In the child after `fork()`: start the runtime afresh and forget the parent's pools (their
+/// handles are leaked, never joined), then release the locks.
+pub(crate) fn after_fork_in_child() {
+    let Some((mut phase, mut pools)) = FORK_GUARDS.with(|slot| slot.borrow_mut().take()) else {
+        return;
+    };
+    pools.clear();
+    if let Phase::Running(runtime) = &mut *phase {
+        let fresh = runtime.after_fork();
+        std::mem::forget(std::mem::replace(runtime, fresh));
     }
 }
 

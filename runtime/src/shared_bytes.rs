@@ -98,7 +98,7 @@ unsafe extern "C" fn tp_new(
                 return Err(py.take_error());
             }
             let data: Arc<[u8]> =
-                std::slice::from_raw_parts(view.buf.cast::<u8>(), view.len as usize).into();
+                crate::object::raw_slice(view.buf.cast::<u8>(), view.len as usize).into();
             ffi::PyBuffer_Release(&mut view);
             Ok(new_of_type(py, ty, data)?.into_ptr())
         })
@@ -250,7 +250,7 @@ unsafe extern "C" fn richcompare(
                 ffi::PyErr_Clear();
                 return Ok(ffi::Py_NewRef(ffi::Py_NotImplemented()));
             }
-            let theirs = std::slice::from_raw_parts(view.buf.cast::<u8>(), view.len as usize);
+            let theirs = crate::object::raw_slice(view.buf.cast::<u8>(), view.len as usize);
             let equal = data(obj) == theirs;
             ffi::PyBuffer_Release(&mut view);
             Ok(ffi::PyBool_FromLong((equal == (op == ffi::Py_EQ)).into()))

@@ -3,7 +3,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,8 @@ use crate::blocking::Wait;
 use crate::channel::Waited;
 use crate::error::{Error, Result};
 use crate::marker::Python;
-use crate::parker::Parker;
+use crate::parker::{Parker, deadline_after};
+use crate::sync::{self, Condvar};
 use crate::worker::Worker;
 
 /// How often a timed-out task is interrupted again while it keeps running (e.g. because it
@@ -33,6 +34,8 @@ pub(crate) struct Control {
     worker: Mutex<Option<Arc<Worker>>>,
     /// Threads that run this task; waiting on one of them for it would never end.
     runners: Arc<[ThreadId]>,
+    /// The fork generation the task was made in (see `fork.rs`).
+    generation: u64,
 }
 
 impl Control {
@@ -42,6 +45,7 @@ impl Control {
             interrupted: AtomicBool::new(false),
             worker: Mutex::new(None),
             runners,
+            generation: crate::fork::generation(),
         })
     }
 
@@ -79,36 +83,38 @@ pub(crate) struct Envelope {
 /// Dropping a `Task` does not cancel it; the job still runs and its result is discarded.
 #[derive(Debug)]
 pub struct Task<T> {
-    inner: Arc<TaskInner<T>>,
+    inner: sync::Arc<TaskInner<T>>,
 }
 
+/// What a task and its [`Completer`] share: the result and who waits for it, on the
+/// [`sync`](crate::sync) facade's primitives (loom's in the model tests).
 #[derive(Debug)]
 struct TaskInner<T> {
     control: Arc<Control>,
-    result: Mutex<Option<Result<T>>>,
+    result: sync::Mutex<Option<Result<T>>>,
     done: Condvar,
     /// Threads parked waiting for the result (see [`Task::wait_with`]).
-    parked: Mutex<Vec<Arc<Parker>>>,
+    parked: sync::Mutex<Vec<Arc<Parker>>>,
 }
 
 impl<T> TaskInner<T> {
     fn new(control: Arc<Control>, result: Option<Result<T>>) -> Self {
         TaskInner {
             control,
-            result: Mutex::new(result),
+            result: sync::Mutex::new(result),
             done: Condvar::new(),
-            parked: Mutex::new(Vec::new()),
+            parked: sync::Mutex::new(Vec::new()),
         }
     }
 
     fn complete(&self, result: Result<T>) {
-        let mut slot = lock(&self.result);
+        let mut slot = sync::lock(&self.result);
         if slot.is_none() {
             *slot = Some(result);
         }
         drop(slot);
         self.done.notify_all();
-        for parker in std::mem::take(&mut *lock(&self.parked)) {
+        for parker in std::mem::take(&mut *sync::lock(&self.parked)) {
             parker.unpark();
         }
     }
@@ -116,8 +122,8 @@ impl<T> TaskInner<T> {
 
 /// Delivers a task's result; if dropped unused (the job never ran), the task fails with
 /// [`Error::Closed`].
-struct Completer<T> {
-    inner: Arc<TaskInner<T>>,
+pub(crate) struct Completer<T> {
+    inner: sync::Arc<TaskInner<T>>,
     closed: &'static str,
 }
 
@@ -125,6 +131,26 @@ impl<T> Drop for Completer<T> {
     fn drop(&mut self) {
         self.inner.complete(Err(Error::Closed(self.closed)));
     }
+}
+
+#[cfg(all(loom, test))]
+impl<T> Completer<T> {
+    /// Delivers `result` (the first result wins).
+    pub(crate) fn finish(self, result: Result<T>) {
+        self.inner.complete(result);
+    }
+}
+
+/// A queued task and the completer that delivers its result, without a job (the model tests
+/// play the worker).
+#[cfg(all(loom, test))]
+pub(crate) fn pending<T>(closed: &'static str) -> (Task<T>, Completer<T>) {
+    let inner = sync::Arc::new(TaskInner::new(Control::new(Arc::from([])), None));
+    let completer = Completer {
+        inner: sync::Arc::clone(&inner),
+        closed,
+    };
+    (Task { inner }, completer)
 }
 
 /// Wraps `f` into an envelope for a worker and the task that receives its result.
@@ -138,9 +164,9 @@ where
     R: Send + 'static,
 {
     let control = Control::new(runners);
-    let inner = Arc::new(TaskInner::new(Arc::clone(&control), None));
+    let inner = sync::Arc::new(TaskInner::new(Arc::clone(&control), None));
     let completer = Completer {
-        inner: Arc::clone(&inner),
+        inner: sync::Arc::clone(&inner),
         closed,
     };
     let job_control = Arc::clone(&control);
@@ -165,7 +191,7 @@ impl<T> Task<T> {
     /// A task that has already failed (e.g. its target was malformed).
     pub(crate) fn failed(error: Error) -> Self {
         Task {
-            inner: Arc::new(TaskInner::new(
+            inner: sync::Arc::new(TaskInner::new(
                 Control::new(Arc::from([])),
                 Some(Err(error)),
             )),
@@ -177,7 +203,8 @@ impl<T> Task<T> {
     /// Waiting on a task of the interpreter this thread runs is an [`Error::Deadlock`].
     pub fn wait(self) -> Result<T> {
         self.check_deadlock()?;
-        let mut slot = lock(&self.inner.result);
+        self.check_orphaned()?;
+        let mut slot = sync::lock(&self.inner.result);
         loop {
             if let Some(result) = slot.take() {
                 return result;
@@ -196,8 +223,8 @@ impl<T> Task<T> {
     /// meanwhile, which gives its result.
     pub fn wait_timeout(self, timeout: Duration) -> Result<T> {
         self.check_deadlock()?;
-        let deadline = Instant::now() + timeout;
-        if self.wait_until(Some(deadline)) {
+        self.check_orphaned()?;
+        if self.wait_until(deadline_after(timeout)) {
             return self.take();
         }
         if self.inner.control.cancel() {
@@ -217,7 +244,7 @@ impl<T> Task<T> {
 
     /// Whether the task has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        lock(&self.inner.result).is_some()
+        sync::lock(&self.inner.result).is_some()
     }
 
     /// Interrupts the task if it is running (by raising `KeyboardInterrupt` in it at the next
@@ -230,7 +257,7 @@ impl<T> Task<T> {
 
     /// Waits until finished or `deadline`; `true` if finished.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        let mut slot = lock(&self.inner.result);
+        let mut slot = sync::lock(&self.inner.result);
         while slot.is_none() {
             match deadline {
                 None => {
@@ -263,7 +290,7 @@ impl<T> Task<T> {
         let parker = Parker::current();
         loop {
             // Registered before checking: a completion in between unparks us.
-            lock(&self.inner.parked).push(Arc::clone(&parker));
+            sync::lock(&self.inner.parked).push(Arc::clone(&parker));
             let outcome = if self.is_finished() {
                 Some(Some(true))
             } else {
@@ -273,7 +300,7 @@ impl<T> Task<T> {
                     Waited::Abort => Some(None),
                 }
             };
-            lock(&self.inner.parked).retain(|p| !Arc::ptr_eq(p, &parker));
+            sync::lock(&self.inner.parked).retain(|p| !Arc::ptr_eq(p, &parker));
             if let Some(outcome) = outcome {
                 return outcome;
             }
@@ -281,7 +308,7 @@ impl<T> Task<T> {
     }
 
     fn take(&self) -> Result<T> {
-        lock(&self.inner.result)
+        sync::lock(&self.inner.result)
             .take()
             .unwrap_or(Err(Error::Closed("task")))
     }
@@ -291,13 +318,26 @@ impl<T> Task<T> {
     where
         T: Clone,
     {
-        lock(&self.inner.result).clone()
+        sync::lock(&self.inner.result).clone()
     }
 
     /// Whether the task is queued on an interpreter run by this very thread.
     pub(crate) fn would_deadlock(&self) -> bool {
         let runners = &self.inner.control.runners;
         runners.len() == 1 && runners[0] == std::thread::current().id() && !self.is_finished()
+    }
+
+    /// Whether the task is unfinished and was made before this process was forked: its
+    /// worker is in the parent, so it never finishes here.
+    pub(crate) fn orphaned(&self) -> bool {
+        crate::fork::orphaned(self.inner.control.generation) && !self.is_finished()
+    }
+
+    fn check_orphaned(&self) -> Result<()> {
+        if self.orphaned() {
+            return Err(Error::Forked("task"));
+        }
+        Ok(())
     }
 
     fn check_deadlock(&self) -> Result<()> {

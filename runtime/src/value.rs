@@ -491,7 +491,7 @@ fn from_object_at(obj: &Object<'_>, depth: usize) -> Result<Value> {
             let data = ffi::PyBytes_AS_STRING(ptr);
             let len = ffi::PyBytes_GET_SIZE(ptr) as usize;
             Ok(Value::Bytes(Bytes(
-                std::slice::from_raw_parts(data.cast::<u8>(), len).into(),
+                crate::object::raw_slice(data.cast::<u8>(), len).into(),
             )))
         } else if ffi::PyTuple_CheckExact(ptr) != 0 {
             let len = ffi::PyTuple_GET_SIZE(ptr);
@@ -560,7 +560,7 @@ impl Object<'_> {
             if data.is_null() {
                 return Err(self.py().take_error());
             }
-            let bytes = std::slice::from_raw_parts(data.cast::<u8>(), len as usize);
+            let bytes = crate::object::raw_slice(data.cast::<u8>(), len as usize);
             Ok(std::str::from_utf8(bytes)
                 .expect("CPython returned invalid UTF-8")
                 .to_owned())

@@ -11,9 +11,9 @@
 
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::fork::OsThread;
 use crate::task::lock;
 use crate::worker::{Assignment, Worker, spawn_warm};
 
@@ -37,14 +37,14 @@ struct State {
     ready: Vec<Ready>,
     /// When an interpreter was last taken (or asked for).
     last_take: Option<Instant>,
-    refill: Option<JoinHandle<()>>,
+    refill: Option<OsThread>,
     closed: bool,
 }
 
 /// A warm interpreter thread waiting for its assignment.
 struct Ready {
     assign: mpsc::Sender<Assignment>,
-    thread: JoinHandle<()>,
+    thread: OsThread,
     worker: Arc<Worker>,
 }
 
@@ -79,7 +79,7 @@ impl Warm {
     pub(crate) fn take(
         &self,
         assignment: Assignment,
-    ) -> Result<(JoinHandle<()>, Arc<Worker>), Assignment> {
+    ) -> Result<(OsThread, Arc<Worker>), Assignment> {
         let ready = {
             let mut state = lock(&self.inner.state);
             if state.closed || state.target == 0 {
@@ -88,10 +88,8 @@ impl Warm {
             state.last_take = Some(Instant::now());
             if state.refill.is_none() {
                 let warm = self.clone();
-                state.refill = std::thread::Builder::new()
-                    .name("subinterp-refill".into())
-                    .spawn(move || warm.refill())
-                    .ok();
+                state.refill =
+                    OsThread::spawn("subinterp-refill".into(), None, move || warm.refill()).ok();
             }
             state.ready.pop()
         };
@@ -103,10 +101,15 @@ impl Warm {
             Ok(()) => Ok((ready.thread, ready.worker)),
             // The thread is gone (its interpreter failed): start one the usual way.
             Err(mpsc::SendError(assignment)) => {
-                let _ = ready.thread.join();
+                ready.thread.join();
                 Err(assignment)
             }
         }
+    }
+
+    /// How many interpreters the stock keeps ready.
+    pub(crate) fn target(&self) -> usize {
+        lock(&self.inner.state).target
     }
 
     /// Interpreters ready now.
@@ -135,7 +138,7 @@ impl Warm {
         };
         self.inner.changed.notify_all();
         if let Some(refill) = refill {
-            let _ = refill.join();
+            refill.join();
         }
         // The refill thread may have added one while we waited for it.
         let late = std::mem::take(&mut lock(&self.inner.state).ready);
@@ -186,7 +189,7 @@ impl Warm {
                     // Interpreters cannot be created now: stop until asked again.
                     drop(assign);
                     if let Ok(thread) = started {
-                        let _ = thread.join();
+                        thread.join();
                     }
                     state.refill = None;
                     return;
@@ -198,7 +201,7 @@ impl Warm {
 
 /// Ends warm interpreters (closing their assignment channels) and joins their threads.
 fn end(ready: Vec<Ready>) {
-    let threads: Vec<JoinHandle<()>> = ready
+    let threads: Vec<OsThread> = ready
         .into_iter()
         .map(|Ready { assign, thread, .. }| {
             drop(assign);
@@ -206,6 +209,6 @@ fn end(ready: Vec<Ready>) {
         })
         .collect();
     for thread in threads {
-        let _ = thread.join();
+        thread.join();
     }
 }

@@ -13,12 +13,13 @@
 use std::ffi::{CStr, c_ulong};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::thread::{JoinHandle, ThreadId};
+use std::thread::ThreadId;
 
 use cpython_sys as ffi;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
+use crate::fork::{self, OsThread};
 use crate::interpreter::InterpreterConfig;
 use crate::marker::Python;
 use crate::parker::Parker;
@@ -49,12 +50,18 @@ pub(crate) struct Worker {
     current: Mutex<Option<Arc<Control>>>,
     /// The worker thread's parker, to end a blocking channel operation it is in.
     parker: Arc<Parker>,
+    /// The fork generation the thread started in (see `fork.rs`): in a forked child the
+    /// thread and its interpreter are gone.
+    generation: u64,
 }
 
 impl Worker {
     /// Raises `KeyboardInterrupt` in the running job — any job (`target` None) or only that
     /// one. Returns whether it did.
     pub(crate) fn interrupt(&self, target: Option<&Arc<Control>>) -> bool {
+        if fork::orphaned(self.generation) {
+            return false; // Its interpreter does not exist in this forked child.
+        }
         // SAFETY: every attach below is paired with a detach; the temporary thread state is
         // created, attached, cleared and deleted here, while `alive` keeps the interpreter from
         // being destroyed; a caller attached to another interpreter is detached meanwhile.
@@ -123,12 +130,12 @@ impl Worker {
 /// A worker thread that is still creating its interpreter.
 pub(crate) struct Starting {
     ready: mpsc::Receiver<Result<Arc<Worker>>>,
-    thread: JoinHandle<()>,
+    thread: OsThread,
 }
 
 impl Starting {
     /// Waits until the interpreter exists (and `setup` ran).
-    pub(crate) fn ready(self) -> Result<(Arc<Worker>, JoinHandle<()>)> {
+    pub(crate) fn ready(self) -> Result<(Arc<Worker>, OsThread)> {
         let result = self.ready.recv().unwrap_or_else(|_| {
             Err(Error::Startup(
                 "the interpreter thread died while starting".into(),
@@ -137,7 +144,7 @@ impl Starting {
         match result {
             Ok(worker) => Ok((worker, self.thread)),
             Err(e) => {
-                let _ = self.thread.join();
+                self.thread.join();
                 Err(e)
             }
         }
@@ -215,7 +222,7 @@ pub(crate) fn spawn_worker(
 pub(crate) fn spawn_warm(
     created: mpsc::Sender<Result<Arc<Worker>>>,
     assign: mpsc::Receiver<Assignment>,
-) -> Result<JoinHandle<()>> {
+) -> Result<OsThread> {
     spawn_thread("subinterp-warm".into(), move || {
         let (tstate, worker) = match new_interpreter(false) {
             Ok(started) => started,
@@ -238,11 +245,8 @@ pub(crate) fn spawn_warm(
     })
 }
 
-fn spawn_thread(name: String, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name(name)
-        .stack_size(STACK_SIZE)
-        .spawn(body)
+fn spawn_thread(name: String, body: impl FnOnce() + Send + 'static) -> Result<OsThread> {
+    OsThread::spawn(name, Some(STACK_SIZE), body)
         .map_err(|e| Error::Startup(format!("cannot spawn an interpreter thread: {e}")))
 }
 
@@ -331,6 +335,7 @@ fn new_interpreter(serial: bool) -> Result<(*mut ffi::PyThreadState, Arc<Worker>
             alive: Mutex::new(true),
             current: Mutex::new(None),
             parker: Parker::current(),
+            generation: fork::generation(),
         })
     };
     Ok((tstate, worker))
@@ -443,10 +448,33 @@ unsafe fn end_interpreter(tstate: *mut ffi::PyThreadState, worker: &Worker) {
         ffi::PyEval_RestoreThread(saved);
         let py = Python::assume_attached();
         join_python_threads(py);
+        forget_dummy_thread(py);
         let id = worker.id;
         py.allow_threads(move || crate::module::terminate_pools_of(id));
         ffi::Py_EndInterpreter(tstate);
     }
+}
+
+/// Drops the `threading._DummyThread` that `threading.current_thread()` made for this thread
+/// (Python did not start it) while `threading` is intact. Its record lives in a thread-local
+/// of `threading`; left alone, it would go with the thread state in `Py_EndInterpreter`, after
+/// the module's globals were cleared, and its `__del__` would print a traceback.
+fn forget_dummy_thread(py: Python<'_>) {
+    if let Ok(Some(threading)) = py.imported("threading")
+        && let Ok(local) = threading.getattr("_thread_local_info")
+    {
+        // SAFETY: attached; `local` is live; setting an attribute to NULL deletes it (an
+        // AttributeError when this thread made no dummy record, cleared below).
+        unsafe {
+            ffi::PyObject_SetAttrString(
+                local.as_ptr(),
+                c"_track_dummy_thread_ref".as_ptr(),
+                std::ptr::null_mut(),
+            );
+        }
+    }
+    // SAFETY: attached.
+    unsafe { ffi::PyErr_Clear() };
 }
 
 /// `threading._shutdown()` if `threading` was imported: waits for non-daemon threads, as

@@ -279,3 +279,60 @@ fn a_channel_travels_over_a_channel() {
     got.send("through the copy").unwrap();
     assert_eq!(inner.recv().unwrap(), Value::from("through the copy"));
 }
+
+/// Regression: `close` used to dequeue blocked senders, unlock, and only then complete them.
+/// A sender whose timeout ended in that window lost its value (`Value::None` came back).
+#[test]
+fn close_racing_a_timed_out_send_never_loses_the_value() {
+    for round in 0..2_000i64 {
+        let ch = Channel::new(0);
+        let closer = {
+            let ch = ch.clone();
+            thread::spawn(move || {
+                // Spread the close over the sender's short wait.
+                for _ in 0..(round % 50) {
+                    std::hint::spin_loop();
+                }
+                ch.close();
+            })
+        };
+        match ch.send_timeout(round, Duration::from_micros(round as u64 % 40)) {
+            Ok(()) => panic!("nobody received, yet round {round} sent"),
+            Err(e) => {
+                assert!(
+                    matches!(e.kind, SendErrorKind::Timeout | SendErrorKind::Closed),
+                    "{e:?}"
+                );
+                assert_eq!(
+                    e.value,
+                    Value::from(round),
+                    "round {round}: the value was lost"
+                );
+            }
+        }
+        closer.join().unwrap();
+    }
+}
+
+/// Regression: an infinite or huge timeout overflowed `Instant` and panicked; it now waits
+/// without a deadline.
+#[test]
+fn huge_timeouts_wait_forever_instead_of_panicking() {
+    let ch = Channel::new(0);
+    let sender = {
+        let ch = ch.clone();
+        thread::spawn(move || ch.send_timeout(7, Duration::MAX))
+    };
+    assert_eq!(ch.recv_timeout(Duration::MAX).unwrap(), Value::from(7));
+    sender.join().unwrap().unwrap();
+
+    let (a, b) = (Channel::new(1), Channel::new(1));
+    b.send(1).unwrap();
+    let mut select = Select::new();
+    select.recv(&a);
+    select.recv(&b);
+    assert!(matches!(
+        select.wait_timeout(Duration::MAX),
+        Ok(Selected::Received { index: 1, .. })
+    ));
+}

@@ -342,3 +342,133 @@ fn ctrl_c_interrupts_a_script_blocked_on_a_channel() {
     // The parked wait is woken by the signal itself and exits promptly.
     assert!(took < std::time::Duration::from_secs(5), "{took:?}");
 }
+
+/// Regression: a daemon thread blocked in, or looping on, a csp call when the script ends
+/// used to abort the process (SIGABRT: CPython ended the thread with `pthread_exit()`, whose
+/// forced unwind cannot cross Rust's `extern "C"` entry points). It now exits 0, and the
+/// thread simply never returns, as with stdlib primitives (patch 0018).
+#[test]
+fn daemon_threads_blocked_on_csp_at_exit_do_not_abort() {
+    let code = "import csp, threading, time\n\
+                ch = csp.Channel()\n\
+                def poll():\n\
+                \x20   while True:\n\
+                \x20       try:\n\
+                \x20           ch.recv(timeout=0.001)\n\
+                \x20       except TimeoutError:\n\
+                \x20           pass\n\
+                def block():\n\
+                \x20   ch.recv()\n\
+                def select():\n\
+                \x20   csp.select(ch, csp.Channel())\n\
+                for target in (poll, poll, block, select):\n\
+                \x20   threading.Thread(target=target, daemon=True).start()\n\
+                class SlowTeardown:\n\
+                \x20   def __del__(self, sleep=time.sleep):\n\
+                \x20       sleep(0.05)  # hands the GIL to the daemon threads while finalizing\n\
+                teardown = SlowTeardown()\n\
+                time.sleep(0.05)\n\
+                print('done')\n";
+    for round in 0..5 {
+        let out = run_code(&format!("daemon-exit-{round}"), code, &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {:?}\n{}",
+            out.status,
+            text(&out.stderr)
+        );
+        assert_eq!(text(&out.stdout), "done\n");
+    }
+}
+
+/// Regression: after `os.fork()` the runtime was dead in the child (`csp.go` never ran) and a
+/// child that exited normally hung joining threads that only exist in the parent. Now the
+/// child gets a fresh runtime, objects from before the fork fail with a clear error, and both
+/// processes exit promptly.
+#[test]
+fn a_forked_child_gets_a_fresh_runtime_and_exits() {
+    let code = r#"
+import csp, multiprocessing, os, sys, time, warnings
+warnings.simplefilter("ignore", DeprecationWarning)
+
+def square(x):
+    return x * x
+
+def echo(ch):
+    ch.send(ch.recv() + 1)
+
+def uses_csp(x):
+    return csp.go(square, x).result(timeout=10)
+
+if __name__ == "__main__":
+    pool = csp.Pool(2)
+    ch = csp.Channel()
+    assert pool.map(square, range(4)) == [0, 1, 4, 9]
+    running = csp.go(time.sleep, 0.3)
+    waiting = csp.go(echo, ch)           # blocked on ch in the parent
+    pid = os.fork()
+    if pid == 0:
+        assert csp.go(square, 5).result(timeout=10) == 25
+        with csp.Pool(2) as fresh:
+            assert fresh.map(square, range(3)) == [0, 1, 4]
+        for stale in (lambda: pool.map(square, [1]), lambda: running.result(timeout=5)):
+            try:
+                stale()
+            except RuntimeError as e:
+                assert "before fork()" in str(e), e
+            else:
+                raise AssertionError("an object of the parent worked in the child")
+        assert running.interrupt() is False
+        ch2 = csp.Channel()
+        csp.go(echo, ch2)
+        ch2.send(41)
+        assert ch2.recv(timeout=10) == 42
+        print("child ok", flush=True)
+        sys.exit(0)                       # exits with the parent's pool still referenced
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, status
+    ch.send(1)                            # the parent's go task still has its receiver
+    assert ch.recv(timeout=10) == 2
+    assert pool.map(square, range(3)) == [0, 1, 4]
+    with multiprocessing.get_context("fork").Pool(2) as mp:
+        assert mp.map(uses_csp, range(4)) == [0, 1, 4, 9]
+    pool.close()
+    print("parent ok", flush=True)
+"#;
+    let out = run_code("fork-child", code, &[]);
+    assert!(
+        out.status.success(),
+        "{:?}\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "child ok\nparent ok\n");
+}
+
+/// Regression: worker interpreters whose tasks touched `threading` (from threads Python did
+/// not start) printed `Exception ignored in: <function _DeleteDummyThreadOnDel.__del__ ...>`
+/// when they were destroyed.
+#[test]
+fn workers_that_touched_threading_end_quietly() {
+    let code = "import concurrent.futures, csp, threading\n\
+                def touch(x):\n\
+                \x20   t = threading.current_thread()\n\
+                \x20   threading.local()\n\
+                \x20   return (t.name, x * 2)\n\
+                if __name__ == '__main__':\n\
+                \x20   with csp.InterpreterPoolExecutor(2) as ex:\n\
+                \x20       print([r[1] for r in ex.map(touch, range(8))])\n\
+                \x20   with csp.Pool(2) as pool:\n\
+                \x20       print([r[1] for r in pool.map(touch, range(4))])\n\
+                \x20   print(csp.go(touch, 5).result()[1])\n";
+    let out = run_code("dummy-threads", code, &[]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        text(&out.stdout),
+        "[0, 2, 4, 6, 8, 10, 12, 14]\n[0, 2, 4, 6]\n10\n"
+    );
+    assert!(!stderr.contains("Exception ignored"), "{stderr}");
+    assert!(!stderr.contains("Traceback"), "{stderr}");
+}

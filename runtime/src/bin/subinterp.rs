@@ -70,7 +70,9 @@ fn run(script: &std::path::Path, args: &[String]) -> ExitCode {
         eprintln!("subinterp: {e}");
         1
     });
-    if let Err(e) = runtime.shutdown() {
+    // The script may have forked: this process then has a runtime of its own.
+    drop(runtime);
+    if let Err(e) = Runtime::current().and_then(|runtime| runtime.shutdown()) {
         eprintln!("subinterp: {e}");
         return ExitCode::from(if status == 0 { 1 } else { clamp(status) });
     }

@@ -286,6 +286,51 @@ class SelectTests(unittest.TestCase):
         with self.assertRaises(TypeError):
             csp.select("not a channel")
 
+    def test_a_tuple_subclass_case_reports_the_channel_it_completed(self):
+        # Regression: Python used to index the case again, through the subclass's own
+        # __getitem__, and report a channel other than the one the send went to.
+        a, decoy = csp.Channel(1), csp.Channel(1)
+
+        class Case(tuple):
+            def __getitem__(self, i):
+                return decoy if i == 0 else tuple.__getitem__(self, i)
+
+        self.assertEqual(csp.select(Case((a, 5))), (a, None))
+        self.assertEqual(a.recv_nowait(), 5)
+        self.assertEqual(len(decoy), 0)
+        a.send("x")
+        self.assertEqual(csp.select(decoy, a), (a, "x"))
+
+    def test_infinite_and_huge_timeouts_wait_without_a_deadline(self):
+        # Regression: these overflowed Rust's Instant and panicked.
+        ch = csp.Channel(1)
+        for timeout in (float("inf"), 1e300, 2**64):
+            with self.subTest(timeout=timeout):
+                ch.send(1, timeout=timeout)
+                self.assertEqual(ch.recv(timeout=timeout), 1)
+                self.assertEqual(csp.select((ch, 2), timeout=timeout), (ch, None))
+                self.assertEqual(csp.select(ch, timeout=timeout), (ch, 2))
+                task = csp.go(identity, timeout)
+                self.assertEqual(task.result(timeout=timeout), timeout)
+
+    def test_bad_timeouts_are_rejected_everywhere(self):
+        ch = csp.Channel(1)
+        task = csp.go(identity, 1)
+        task.result(10)
+        for bad in (float("nan"), -1, -0.5):
+            with self.subTest(timeout=bad):
+                with self.assertRaises(ValueError):
+                    ch.recv(timeout=bad)
+                with self.assertRaises(ValueError):
+                    ch.send(1, timeout=bad)
+                with self.assertRaises(ValueError):
+                    csp.select(ch, timeout=bad)
+                with self.assertRaises(ValueError):
+                    task.result(timeout=bad)
+        with self.assertRaises(TypeError):
+            task.result(timeout="1")
+        self.assertEqual(task.result(timeout=0), 1)
+
     def test_waits_across_interpreters(self):
         a, b = csp.Channel(), csp.Channel()
         task = csp.go(send_then_report, b, 7)
