@@ -3,7 +3,9 @@
 //!
 //! Cargo does not pass `cpython-sys`'s link arguments on to dependents, so the rpath that lets
 //! `subinterp`, the tests and the examples start without `LD_LIBRARY_PATH` is added here, from
-//! the `DEP_PYTHON3.13_*` metadata that `cpython-sys` exports (`links = "python3.13"`).
+//! the `DEP_PYTHON3.13_*` metadata that `cpython-sys` exports (`links = "python3.13"`). It
+//! passes the prefix on as `DEP_SUBINTERP_*` (`links = "subinterp"`), which the
+//! `subinterp-build` crate turns into the same rpath for programs that depend on this crate.
 
 use std::path::Path;
 
@@ -13,6 +15,9 @@ fn main() {
     let include = dep("INCLUDE");
 
     println!("cargo::rustc-link-arg=-Wl,-rpath,{libdir}");
+    // For the build scripts of packages that depend on this one (`subinterp-build`).
+    println!("cargo::metadata=prefix={prefix}");
+    println!("cargo::metadata=libdir={libdir}");
     println!("cargo::rustc-env=SUBINTERP_PYTHON_HOME={prefix}");
     println!(
         "cargo::rustc-env=SUBINTERP_PYTHON_VERSION={}",

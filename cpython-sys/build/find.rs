@@ -1,7 +1,10 @@
 //! Locating the CPython install prefix and learning how to build against it.
 //!
 //! The prefix comes from `CPYTHON_PREFIX`, else from the one-line pointer file that
-//! `cargo xtask build-python` writes to `<workspace>/target/cpython/current-prefix`.
+//! `cargo xtask build-python` writes to `<workspace>/target/cpython/current-prefix`, else
+//! from its copy in the download cache (`$SUBINTERP_CACHE_DIR`, `$XDG_CACHE_HOME/subinterp` or
+//! `~/.cache/subinterp`), which is how a crate using subinterp from git or a registry (whose
+//! checkout has no `target/`) finds the CPython built in a subinterp clone.
 //! The library name and ABI flags come from the prefix's own `python3.13*-config`
 //! (so debug `d` and free-threaded `t` builds work), with a probe of `lib/` and
 //! `include/` as a fallback for prefixes without that script.
@@ -78,14 +81,19 @@ pub fn python(workspace_root: &Path) -> Result<Python, String> {
     })
 }
 
-/// `CPYTHON_PREFIX` if set, else the prefix named by the xtask's pointer file.
+/// `CPYTHON_PREFIX` if set, else the prefix named by the xtask's pointer file in this
+/// workspace, else by its copy in the cache.
 fn prefix(workspace_root: &Path) -> Result<PathBuf, String> {
     if let Some(prefix) = env("CPYTHON_PREFIX").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(prefix));
     }
-    let pointer = workspace_root.join("target/cpython/current-prefix");
-    let Ok(text) = std::fs::read_to_string(&pointer) else {
-        return Err(not_built(&pointer));
+    let local = workspace_root.join("target/cpython/current-prefix");
+    let shared = cache_dir().map(|dir| dir.join("current-prefix"));
+    let Some((pointer, text)) = std::iter::once(local.clone())
+        .chain(shared)
+        .find_map(|p| std::fs::read_to_string(&p).ok().map(|text| (p, text)))
+    else {
+        return Err(not_built(&local));
     };
     // Only watched once it exists: a missing file would make Cargo rerun us on every build.
     println!("cargo::rerun-if-changed={}", pointer.display());
@@ -94,6 +102,17 @@ fn prefix(workspace_root: &Path) -> Result<PathBuf, String> {
         return Err(not_built(&pointer));
     }
     Ok(workspace_root.join(line))
+}
+
+/// The xtask's download cache (the same rule as `xtask/src/layout.rs`).
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = env("SUBINTERP_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(dir.into());
+    }
+    if let Some(dir) = env("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir).join("subinterp"));
+    }
+    env("HOME").map(|home| PathBuf::from(home).join(".cache").join("subinterp"))
 }
 
 /// The single-line message for "there is nothing to build against".

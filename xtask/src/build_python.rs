@@ -184,10 +184,13 @@ pub fn ensure_built(
         build_and_install(&build, &source, jobs)?;
     }
     if build.is_linkable() {
-        fs::write(
-            layout::current_prefix_file(),
-            format!("{}\n", build.prefix().display()),
-        )?;
+        let pointer = format!("{}\n", build.prefix().display());
+        fs::write(layout::current_prefix_file(), &pointer)?;
+        // Crates that use subinterp from git or a registry find the prefix here.
+        if let Some(shared) = layout::shared_prefix_file() {
+            fs::create_dir_all(layout::cache_dir())?;
+            fs::write(shared, &pointer)?;
+        }
     }
     Ok(build)
 }

@@ -26,6 +26,15 @@ pub fn current_prefix_file() -> PathBuf {
     builds_dir().join("current-prefix")
 }
 
+/// The cache's copy of [`current_prefix_file`], for `cpython-sys` built outside this
+/// workspace (a git or registry dependency); `None` while builds go elsewhere
+/// (`$SUBINTERP_BUILDS_DIR`, the xtask's own tests).
+pub fn shared_prefix_file() -> Option<PathBuf> {
+    env::var_os("SUBINTERP_BUILDS_DIR")
+        .is_none()
+        .then(|| cache_dir().join("current-prefix"))
+}
+
 /// The patch series for the pinned minor version (`$SUBINTERP_PATCHES_DIR` replaces it,
 /// e.g. to try a series elsewhere).
 pub fn patches_dir() -> PathBuf {

@@ -1,0 +1,3 @@
+fn main() {
+    subinterp_build::link();
+}
