@@ -26,6 +26,8 @@ pub enum Command {
     Patches(Patches),
     /// Benchmarks: scaling, round trips, channels and start-up, subinterp vs the alternatives.
     Bench(Bench),
+    /// Soak and fault tests of the runtime and the value fuzzer, on the release binary.
+    Stress(Stress),
 }
 
 /// What to build: these choices (with the patch contents) key the install prefix.
@@ -130,6 +132,16 @@ pub struct Bench {
     /// missing).
     #[arg(long)]
     pub skip_startup: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Stress {
+    /// A short version (about a minute on 2 cores; `cargo xtask test` runs it).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of the value fuzzer (default: 0 with `--quick`, else taken from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod pin;
 mod progress;
 mod python;
 mod source;
+mod stress;
 mod test_all;
 mod test_python;
 
@@ -29,6 +30,7 @@ fn main() -> std::process::ExitCode {
         Command::Deps(args) => deps::run(args.install),
         Command::Test(args) => test_all::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Stress(args) => stress::run(args),
         Command::Patches(args) => match &args.command {
             PatchesCommand::Check { source } => patches::check(source),
         },

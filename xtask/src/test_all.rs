@@ -1,5 +1,6 @@
-//! `cargo xtask test`: what CI runs. Build what is missing, run the workspace's tests, then
-//! CPython's regression suite on the patched build.
+//! `cargo xtask test`: what CI runs. Build what is missing, run the workspace's tests, the loom
+//! model tests of the runtime's concurrency core, the short soak and fuzz runs (`cargo xtask
+//! stress --quick`), then CPython's regression suite on the patched build.
 
 use std::process::Command;
 use std::time::Instant;
@@ -7,8 +8,20 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 
 use crate::build_python::ensure_built;
-use crate::flags::{BuildOptions, Test, TestPython};
-use crate::{layout, test_python};
+use crate::flags::{BuildOptions, Stress, Test, TestPython};
+use crate::{layout, stress, test_python};
+
+/// The model tests, run with `RUSTFLAGS="--cfg loom"`.
+const LOOM_TESTS: [&str; 8] = [
+    "test",
+    "-p",
+    "subinterp",
+    "--lib",
+    "--release",
+    "--target-dir",
+    "target/loom",
+    "loom_tests",
+];
 
 pub fn run(args: &Test) -> Result<()> {
     let mut timings = Vec::new();
@@ -18,13 +31,39 @@ pub fn run(args: &Test) -> Result<()> {
 
     let start = Instant::now();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
+    let status = Command::new(&cargo)
         .current_dir(layout::workspace_root())
         .args(["test", "--workspace", "--locked"])
         .status()
         .context("running cargo test")?;
     ensure!(status.success(), "cargo test --workspace failed ({status})");
     timings.push(("cargo test", start.elapsed()));
+
+    // The crate rebuilt on loom's primitives, in a target folder of its own so that the
+    // normal build's cache stays valid.
+    eprintln!("== loom model tests (runtime/src/loom_tests.rs) ==");
+    let start = Instant::now();
+    let status = Command::new(&cargo)
+        .current_dir(layout::workspace_root())
+        .env("RUSTFLAGS", "--cfg loom")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS") // It would win over RUSTFLAGS.
+        .args(LOOM_TESTS)
+        .status()
+        .context("running the loom model tests")?;
+    ensure!(
+        status.success(),
+        "the loom model tests failed ({status}); rerun them with RUSTFLAGS=\"--cfg loom\" cargo {}",
+        LOOM_TESTS.join(" ")
+    );
+    timings.push(("loom", start.elapsed()));
+
+    // The soak and fault tests and the value fuzzer, short versions (release binary).
+    let start = Instant::now();
+    stress::run(&Stress {
+        quick: true,
+        seed: None,
+    })?;
+    timings.push(("stress", start.elapsed()));
 
     let start = Instant::now();
     test_python::run(&TestPython {
