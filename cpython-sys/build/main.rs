@@ -73,7 +73,7 @@ fn link(python: &Python) {
     let lib_dir = python.lib_dir.display();
     println!("cargo::rustc-link-search=native={lib_dir}");
     println!("cargo::rustc-link-lib=dylib={}", python.lib_name);
-    // Applies to this package's tests/examples/benches only; dependents add their own rpath
+    // Applies to this package's tests, examples and benches only; dependents add their own rpath
     // from `DEP_PYTHON3.13_LIBDIR` (see the crate docs).
     println!("cargo::rustc-link-arg=-Wl,-rpath,{lib_dir}");
 }

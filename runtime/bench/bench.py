@@ -1,4 +1,5 @@
-"""subinterp benchmarks (DESIGN §6, first part), all variants side by side in one process.
+"""subinterp benchmarks (the first part of `cargo xtask bench`, see README.md), all variants side
+by side in one process.
 
     subinterp run runtime/bench/bench.py [--json] [--quick] [--max-workers N]
 

@@ -1,5 +1,6 @@
-"""Channel benchmarks (DESIGN §6): message throughput and ping-pong latency between two
-interpreters, csp channels vs the alternatives, side by side in one run. Used by bench.py.
+"""Channel benchmarks (part of `cargo xtask bench`, see README.md): message throughput and
+ping-pong latency between two interpreters, csp channels vs the alternatives, side by side in
+one run. Used by bench.py.
 
 - csp: a ``csp.Channel`` between the main interpreter and one started by ``csp.go``; for
   large payloads also sending one ``csp.SharedBytes`` again and again (no copy at all: what

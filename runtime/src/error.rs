@@ -1,4 +1,7 @@
-//! The one error type of the crate, and the Python exceptions it carries.
+//! The one error type of the crate, the Python exceptions it carries, and the constructors of
+//! the exceptions the crate raises itself (`TypeError`, `ValueError`, "not shareable").
+//!
+//! The lowest layer: it names nothing else in the crate (see the crate documentation).
 
 use std::fmt;
 use std::time::Duration;
@@ -182,16 +185,33 @@ impl fmt::Display for PyException {
 
 impl std::error::Error for PyException {}
 
-/// Compile-time proof that handles and errors can cross threads (cf. mlua's
-/// `static_assertions`), and that `Python`/`Object` cannot (see `tests/compile_fail`).
-#[allow(dead_code)]
-const _: () = {
-    const fn send_sync<T: Send + Sync>() {}
-    send_sync::<Error>();
-    send_sync::<PyException>();
-    send_sync::<crate::Runtime>();
-    send_sync::<crate::Interpreter>();
-    send_sync::<crate::Pool>();
-    send_sync::<crate::Task<crate::Value>>();
-    send_sync::<crate::Value>();
-};
+/// A `TypeError` to raise.
+pub(crate) fn type_error(message: String) -> Error {
+    Error::exception("TypeError", message)
+}
+
+/// A `ValueError` to raise.
+pub(crate) fn value_error(message: String) -> Error {
+    Error::exception("ValueError", message)
+}
+
+/// What every "not shareable" message says after the type name.
+const NOT_SHAREABLE: &str = " is not shareable between interpreters: ";
+
+/// `TypeError: <type> is not shareable ...` (raised in Python as `csp.NotShareableError`, a
+/// `TypeError`).
+pub(crate) fn not_shareable(type_name: &str) -> Error {
+    Error::exception(
+        "TypeError",
+        format!(
+            "{type_name}{NOT_SHAREABLE}only None, bool, int, float, complex, str, bytes, \
+             csp.Channel and tuples or frozensets of them cross (exact types, not subclasses); \
+             convert it first (e.g. a list to a tuple)"
+        ),
+    )
+}
+
+/// Whether `exc` is the error of [`not_shareable`].
+pub(crate) fn is_not_shareable(exc: &PyException) -> bool {
+    exc.type_name == "TypeError" && exc.message.contains(NOT_SHAREABLE)
+}

@@ -97,38 +97,64 @@
 //! Ctrl-C through in the main interpreter). Functions cross by module and qualified name;
 //! those of the main script are found the way multiprocessing's spawn finds them. The
 //! `subinterp` binary (`subinterp run SCRIPT [ARGS]`) runs a script with all of this.
+//!
+//! # Layers
+//!
+//! The crate is six layers, one folder (or file) each. A layer names only the layers below
+//! it; `runtime/tests/layering.rs` maps every `crate::` path in the code to its layer and fails
+//! when a layer names one above it. From the bottom:
+//!
+//! | layer | what it is | may use |
+//! | --- | --- | --- |
+//! | `error.rs` | [`Error`], [`PyException`], and the constructors of the exceptions the crate raises itself (`TypeError`, `ValueError`, "not shareable") | nothing |
+//! | `sync/` | pure-Rust synchronisation, no Python: the poison-ignoring `lock`, the std/loom `facade`, the `parker` (futex sleep, woken by signals), the `wait` types, the generic `Channel<T>`/`Select<T>` core, [`Task`] completion (interrupting through a `Runner` trait), the fork `generation`; and the loom models of all that | `error` |
+//! | `value/` | [`Value`], [`Int`], [`Bytes`], and the public [`Channel`] and [`Select`] carrying values | `sync`, `error` |
+//! | `python/` | what needs a thread attached to an interpreter: the [`Python`] token, [`Object`], exceptions taken and raised, the `extern "C"` trampolines, conversions between values and objects, argument parsing, blocking with the GIL released, the `csp.Channel` and `csp.SharedBytes` types | `value`, `sync`, `error` |
+//! | `interp/` | the threads that own interpreters: [`Runtime`], the worker thread, jobs, the warm stock, [`Interpreter`], [`Pool`] (and the pools interpreters own), `go`, fork handling | `python`, `value`, `sync`, `error` |
+//! | `csp/` | the `csp` Python module: its Rust part (`mod.rs`) and its Python files (`csp.py`, `csp_executor.py`) | everything |
+//!
+//! One edge goes up, and only one: `interp/runtime.rs` names `csp::PyInit_csp`, because the
+//! `csp` module must be in CPython's table of built-in modules before `Py_InitializeFromConfig`
+//! runs, inside [`Runtime::init`]; no earlier point exists where the `csp` layer could register
+//! itself. Where a lower layer must act on something above it, the upper layer hands it down:
+//! a worker registers itself as the running task's `Runner` (so [`Task::interrupt`] reaches it),
+//! the runtime tells the blocking code which thread handles signals, and the `csp` module adds
+//! the pools it creates to the interpreter layer's registry of owned pools.
+//!
+//! This file (the crate root) belongs to no layer: it declares them, re-exports the public API
+//! and holds the compile-time checks that span layers. The invariants the layers keep (lock
+//! order, no unwinding into C, no Python object crossing interpreters, ...) are listed in
+//! `docs/architecture.md`.
 
-mod args;
-mod blocking;
-mod channel;
+mod csp;
 mod error;
-mod exceptions;
-mod fork;
-mod go;
-mod interpreter;
-mod marker;
-mod module;
-mod object;
-mod parker;
-mod pool;
-mod py_channel;
-mod runtime;
-mod shared_bytes;
+mod interp;
+mod python;
 mod sync;
-mod task;
 mod value;
-mod warm;
-mod worker;
 
-#[cfg(all(test, loom))]
-mod loom_tests;
-
-pub use channel::{Channel, RecvError, Select, SelectError, Selected, SendError, SendErrorKind};
 pub use error::{Error, PyException, Result};
-pub use interpreter::{Interpreter, InterpreterConfig};
-pub use marker::Python;
-pub use object::Object;
-pub use pool::{Pool, PoolConfig, default_workers};
-pub use runtime::{DEFAULT_PYTHON_HOME, PYTHON_VERSION, Runtime, RuntimeConfig};
-pub use task::Task;
+pub use interp::interpreter::{Interpreter, InterpreterConfig};
+pub use interp::pool::{Pool, PoolConfig, default_workers};
+pub use interp::runtime::{DEFAULT_PYTHON_HOME, PYTHON_VERSION, Runtime, RuntimeConfig};
+pub use python::object::Object;
+pub use python::token::Python;
+pub use sync::task::Task;
+pub use value::channel::{
+    Channel, RecvError, Select, SelectError, Selected, SendError, SendErrorKind,
+};
 pub use value::{Bytes, Int, SHARED_BYTES_THRESHOLD, Value};
+
+/// Compile-time proof that handles and errors can cross threads (cf. mlua's
+/// `static_assertions`), and that `Python`/`Object` cannot (see `runtime/tests/compile_fail`).
+#[allow(dead_code)]
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Error>();
+    send_sync::<PyException>();
+    send_sync::<Runtime>();
+    send_sync::<Interpreter>();
+    send_sync::<Pool>();
+    send_sync::<Task<Value>>();
+    send_sync::<Value>();
+};

@@ -1,5 +1,5 @@
 //! Creating and destroying hundreds of interpreters from several threads at once: no crash,
-//! no deadlock, and no leak (DESIGN §5 invariant 7).
+//! no deadlock, and no leak (docs/architecture.md, invariant 7).
 //!
 //! Stock CPython 3.13.5 keeps about 1.7 MiB per destroyed isolated interpreter (its interned
 //! strings pin its obmalloc arenas); patch 0005 frees them. So the resident set after all the

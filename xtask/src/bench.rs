@@ -1,4 +1,4 @@
-//! `cargo xtask bench`: the benchmarks of DESIGN §6, printed as tables (or JSON).
+//! `cargo xtask bench`: the benchmarks README.md describes, printed as tables (or JSON).
 //!
 //! 1. `runtime/bench/bench.py`, run by the release `subinterp` binary on the patched CPython:
 //!    multi-core scaling, task round trips and channels, every variant side by side.

@@ -21,7 +21,7 @@ pub fn builds_dir() -> PathBuf {
 }
 
 /// The file naming the prefix that `cpython-sys` links against: the last patched build
-/// with the GIL (debug or not). Written by `build-python`, read by `cpython-sys/build.rs`.
+/// with the GIL (debug or not). Written by `build-python`, read by `cpython-sys/build/find.rs`.
 pub fn current_prefix_file() -> PathBuf {
     builds_dir().join("current-prefix")
 }

@@ -41,7 +41,7 @@ pub fn run(args: &Test) -> Result<()> {
 
     // The crate rebuilt on loom's primitives, in a target folder of its own so that the
     // normal build's cache stays valid.
-    eprintln!("== loom model tests (runtime/src/loom_tests.rs) ==");
+    eprintln!("== loom model tests (runtime/src/sync/loom_tests.rs) ==");
     let start = Instant::now();
     let status = Command::new(&cargo)
         .current_dir(layout::workspace_root())

@@ -1,8 +1,9 @@
 """The csp module as Python programmers use it: channels between interpreters, select, go,
 and InterpreterPoolExecutor against concurrent.futures' expectations.
 
-Run by `cargo test` (tests/python_suite.rs) as `subinterp run tests/python/test_csp.py`; the
-functions below cross to other interpreters by name, like multiprocessing's spawn.
+Run by `cargo test` (`the_csp_python_suite_passes` in tests/cli.rs) as
+`subinterp run tests/python/test_csp.py`; the functions below cross to other interpreters by
+name, like multiprocessing's spawn.
 """
 
 import concurrent.futures as cf

@@ -1,17 +1,20 @@
 //! [`Interpreter`]: one own-GIL subinterpreter on its own OS thread (an actor; the thread's
-//! body is in `worker.rs`), and [`Target`], how functions are named across interpreters.
+//! body is in [`worker`](super::worker)), and [`Target`], how functions are named across
+//! interpreters.
 
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
 use crate::error::{Error, Result};
-use crate::fork::OsThread;
-use crate::marker::Python;
-use crate::runtime::Runtime;
-use crate::task::{self, Envelope, Task};
+use crate::interp::fork::OsThread;
+use crate::interp::job::{Envelope, job};
+use crate::interp::runtime::Runtime;
+use crate::interp::worker::{Worker, spawn_worker};
+use crate::python::object::Object;
+use crate::python::token::Python;
+use crate::sync::task::Task;
 use crate::value::Value;
-use crate::worker::{Worker, spawn_worker};
 
 /// How to create an interpreter. Build it from [`InterpreterConfig::default`] and the setters.
 #[derive(Debug, Clone, Default)]
@@ -136,7 +139,7 @@ impl Interpreter {
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let (envelope, task) = task::job(f, Arc::from([self.worker.thread]), "interpreter");
+        let (envelope, task) = job(f, Arc::from([self.worker.thread]), "interpreter");
         // A send only fails if the thread died, in which case the dropped envelope has
         // already failed the task with `Error::Closed`.
         let _ = self.jobs.send(envelope);
@@ -197,7 +200,7 @@ impl Target {
     }
 
     /// Imports and returns the callable.
-    pub(crate) fn resolve<'py>(&self, py: Python<'py>) -> Result<crate::Object<'py>> {
+    pub(crate) fn resolve<'py>(&self, py: Python<'py>) -> Result<Object<'py>> {
         let mut obj = match &self.main_path {
             Some(path) => py
                 .import("csp")?

@@ -1,5 +1,6 @@
-//! [`Channel`]: CSP channels carrying [`Value`]s between interpreters and Rust threads, and
-//! [`Select`] over several of their operations.
+//! [`Channel<T>`]: CSP channels carrying `T`s between threads, and [`Select<T>`] over several
+//! of their operations. The public [`Channel`](crate::Channel) and [`Select`](crate::Select)
+//! are these, carrying [`Value`](crate::Value)s.
 //!
 //! A channel is a lock-protected buffer plus two queues of blocked operations: senders
 //! waiting with their value, and receivers waiting for one. An operation that cannot complete
@@ -16,60 +17,57 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::parker::{Parker, Wake, deadline_after};
-use crate::sync::{Arc, Mutex, MutexGuard, lock};
-use crate::value::Value;
+use crate::sync::facade::{Arc, Mutex, MutexGuard, lock};
+use crate::sync::generation;
+use crate::sync::parker::Parker;
+use crate::sync::wait::{Block, Wait, Waited, plain_wait};
 
-/// A CSP channel: many senders and many receivers, carrying [`Value`]s.
-///
-/// With capacity 0 it is a *rendezvous*: a send waits until a receiver takes the value. With
-/// capacity `n > 0` up to `n` values wait in the channel, and a send blocks only when it is full.
-/// Values from one sender arrive in the order they were sent.
-///
-/// After [`close`](Self::close), receivers still get what is queued and then
-/// [`RecvError::Closed`]; a send fails with [`SendErrorKind::Closed`] and hands its value back.
-///
-/// `Channel` is a cheap `Clone` handle (every clone is the same channel) and is itself a
-/// value: [`Value::Channel`] sends it over another channel or into an interpreter, where it
-/// arrives as a `csp.Channel`. Blocking calls park the thread; call them through
-/// [`Python::allow_threads`](crate::Python::allow_threads) when attached to an interpreter.
-#[derive(Clone)]
-pub struct Channel {
-    inner: Arc<Inner>,
+/// A CSP channel: many senders and many receivers, carrying `T`s (see
+/// [`Channel`](crate::Channel) for the behaviour).
+pub(crate) struct Channel<T> {
+    inner: Arc<Inner<T>>,
 }
 
-struct Inner {
+struct Inner<T> {
     id: u64,
-    state: Mutex<State>,
+    state: Mutex<State<T>>,
 }
 
-struct State {
+struct State<T> {
     capacity: usize,
-    buffer: VecDeque<Value>,
+    buffer: VecDeque<T>,
     closed: bool,
-    senders: VecDeque<BlockedSend>,
-    receivers: VecDeque<BlockedRecv>,
+    senders: VecDeque<BlockedSend<T>>,
+    receivers: VecDeque<BlockedRecv<T>>,
 }
 
-struct BlockedSend {
-    waiter: Arc<Waiter>,
+struct BlockedSend<T> {
+    waiter: Arc<Waiter<T>>,
     case: usize,
-    value: Value,
+    value: T,
 }
 
-struct BlockedRecv {
-    waiter: Arc<Waiter>,
+struct BlockedRecv<T> {
+    waiter: Arc<Waiter<T>>,
     case: usize,
 }
 
 /// Channel ids, for `Debug` and `repr`.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-impl Channel {
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        Channel {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<T> Channel<T> {
     /// A new channel holding up to `capacity` values (0: rendezvous).
-    pub fn new(capacity: usize) -> Channel {
+    pub(crate) fn new(capacity: usize) -> Channel<T> {
         Channel {
             inner: Arc::new(Inner {
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -84,53 +82,43 @@ impl Channel {
         }
     }
 
-    /// A channel that never blocks senders (for internal reply queues).
-    pub(crate) fn unbounded() -> Channel {
-        Channel::new(usize::MAX)
-    }
-
     /// Sends `value`, waiting as long as it takes for room (or, with capacity 0, a receiver).
-    pub fn send(&self, value: impl Into<Value>) -> Result<(), SendError> {
-        self.send_until(value.into(), Block::Forever)
+    pub(crate) fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_until(value, Block::Forever)
     }
 
     /// Sends `value`, waiting at most `timeout`.
-    pub fn send_timeout(
-        &self,
-        value: impl Into<Value>,
-        timeout: Duration,
-    ) -> Result<(), SendError> {
-        self.send_until(value.into(), Block::after(timeout))
+    pub(crate) fn send_timeout(&self, value: T, timeout: Duration) -> Result<(), SendError<T>> {
+        self.send_until(value, Block::after(timeout))
     }
 
     /// Sends `value` only if that needs no waiting: there is room, or a receiver is waiting.
-    pub fn try_send(&self, value: impl Into<Value>) -> Result<(), SendError> {
-        self.send_until(value.into(), Block::No)
+    pub(crate) fn try_send(&self, value: T) -> Result<(), SendError<T>> {
+        self.send_until(value, Block::No)
     }
 
     /// Receives the next value, waiting as long as it takes.
-    pub fn recv(&self) -> Result<Value, RecvError> {
+    pub(crate) fn recv(&self) -> Result<T, RecvError> {
         self.recv_until(Block::Forever)
     }
 
     /// Receives the next value, waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Value, RecvError> {
+    pub(crate) fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvError> {
         self.recv_until(Block::after(timeout))
     }
 
     /// Receives a value only if one is ready now.
-    pub fn try_recv(&self) -> Result<Value, RecvError> {
+    pub(crate) fn try_recv(&self) -> Result<T, RecvError> {
         self.recv_until(Block::No)
     }
 
-    /// Closes the channel: blocked senders get their values back with
-    /// [`SendErrorKind::Closed`], receivers drain what is queued and then get
-    /// [`RecvError::Closed`]. Returns `false` if it was already closed.
-    pub fn close(&self) -> bool {
+    /// Closes the channel: blocked senders get their values back, receivers drain what is
+    /// queued and then get [`RecvError::Closed`]. Returns `false` if it was already closed.
+    pub(crate) fn close(&self) -> bool {
         // Waiters are completed under the channel's lock, like every other dequeue: a blocked
         // sender that gives up meanwhile then finds its entry still queued (and takes its
         // value back) or already completed, never in between. They wake after the unlock.
-        let mut woken: Vec<Wakeup> = Vec::new(); // Declared first: wakes after the unlock.
+        let mut woken: Vec<Wakeup<T>> = Vec::new(); // Declared first: wakes after the unlock.
         let mut state = self.lock();
         if state.closed {
             return false;
@@ -139,7 +127,11 @@ impl Channel {
         for s in std::mem::take(&mut state.senders) {
             match s.waiter.complete(s.case, Outcome::SendClosed(s.value)) {
                 Ok(()) => woken.push(Wakeup(Some(s.waiter))),
-                Err(value) => s.waiter.give_back(s.case, value),
+                Err(back) => {
+                    if let Some(value) = back.into_value() {
+                        s.waiter.give_back(s.case, value);
+                    }
+                }
             }
         }
         for r in std::mem::take(&mut state.receivers) {
@@ -151,37 +143,32 @@ impl Channel {
     }
 
     /// Whether [`close`](Self::close) was called.
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed
     }
 
     /// The number of values queued in the channel now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().buffer.len()
     }
 
     /// Whether no value is queued now.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// How many values the channel holds before senders wait (0: rendezvous).
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.lock().capacity
     }
 
-    /// An iterator receiving values until the channel is closed and drained.
-    pub fn iter(&self) -> impl Iterator<Item = Value> + '_ {
-        std::iter::from_fn(|| self.recv().ok())
-    }
-
     /// Whether two handles are the same channel.
-    pub fn same(&self, other: &Channel) -> bool {
+    pub(crate) fn same(&self, other: &Channel<T>) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
     /// A process-unique number naming the channel (in `Debug` and Python's `repr`).
-    pub fn id(&self) -> u64 {
+    pub(crate) fn id(&self) -> u64 {
         self.inner.id
     }
 
@@ -190,29 +177,29 @@ impl Channel {
         Arc::as_ptr(&self.inner) as usize
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         lock(&self.inner.state)
     }
 
     /// Sends without waiting: `Err((value, closed))` if that is not possible now.
-    pub(crate) fn send_now(&self, value: Value) -> Result<(), (Value, bool)> {
+    pub(crate) fn send_now(&self, value: T) -> Result<(), (T, bool)> {
         let mut wake = Wakeup::default(); // Declared first: wakes after the unlock.
         try_send(&mut self.lock(), value, &mut wake)
     }
 
     /// Receives without waiting: `Err(closed)` if nothing is ready now.
-    pub(crate) fn recv_now(&self) -> Result<Value, bool> {
+    pub(crate) fn recv_now(&self) -> Result<T, bool> {
         let mut wake = Wakeup::default(); // Declared first: wakes after the unlock.
         try_recv(&mut self.lock(), &mut wake)
     }
 
-    fn send_until(&self, value: Value, block: Block) -> Result<(), SendError> {
+    fn send_until(&self, value: T, block: Block) -> Result<(), SendError<T>> {
         let value = match self.send_now(value) {
             Ok(()) => return Ok(()),
             Err((value, true)) => {
                 return Err(SendError {
                     kind: SendErrorKind::Closed,
-                    value,
+                    value: Some(value),
                 });
             }
             Err((value, false)) => value,
@@ -223,7 +210,7 @@ impl Channel {
             Ok(_) => Ok(()),
             Err(SelectError::SendClosed { value, .. }) => Err(SendError {
                 kind: SendErrorKind::Closed,
-                value,
+                value: Some(value),
             }),
             Err(SelectError::WouldBlock) => Err(SendError {
                 kind: SendErrorKind::Full,
@@ -236,7 +223,7 @@ impl Channel {
         }
     }
 
-    fn recv_until(&self, block: Block) -> Result<Value, RecvError> {
+    fn recv_until(&self, block: Block) -> Result<T, RecvError> {
         match self.recv_now() {
             Ok(value) => return Ok(value),
             Err(true) => return Err(RecvError::Closed),
@@ -254,21 +241,7 @@ impl Channel {
     }
 }
 
-impl PartialEq for Channel {
-    fn eq(&self, other: &Self) -> bool {
-        self.same(other)
-    }
-}
-
-impl Eq for Channel {}
-
-impl std::hash::Hash for Channel {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.addr().hash(state);
-    }
-}
-
-impl fmt::Debug for Channel {
+impl<T> fmt::Debug for Channel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel")
             .field("id", &self.inner.id)
@@ -277,13 +250,14 @@ impl fmt::Debug for Channel {
     }
 }
 
-/// A send that did not happen; the value comes back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SendError {
+/// A send that did not happen.
+#[derive(Debug, PartialEq)]
+pub(crate) struct SendError<T> {
     /// Why it failed.
-    pub kind: SendErrorKind,
-    /// The value that was not sent.
-    pub value: Value,
+    pub(crate) kind: SendErrorKind,
+    /// The value that was not sent. `None` only if it had been lost, which the channel's
+    /// give-back protocol excludes (the loom models check it).
+    pub(crate) value: Option<T>,
 }
 
 /// Why a send failed.
@@ -292,23 +266,12 @@ pub struct SendError {
 pub enum SendErrorKind {
     /// The channel is closed.
     Closed,
-    /// [`Channel::try_send`]: the channel is full (with capacity 0: no receiver is waiting).
+    /// [`Channel::try_send`](crate::Channel::try_send): the channel is full (with capacity 0:
+    /// no receiver is waiting).
     Full,
-    /// [`Channel::send_timeout`]: no room within the timeout.
+    /// [`Channel::send_timeout`](crate::Channel::send_timeout): no room within the timeout.
     Timeout,
 }
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.kind {
-            SendErrorKind::Closed => "send on a closed channel",
-            SendErrorKind::Full => "the channel is full (no receiver is ready)",
-            SendErrorKind::Timeout => "the channel had no room within the timeout",
-        })
-    }
-}
-
-impl std::error::Error for SendError {}
 
 /// Why a receive failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,9 +279,10 @@ impl std::error::Error for SendError {}
 pub enum RecvError {
     /// The channel is closed and everything sent has been received.
     Closed,
-    /// [`Channel::try_recv`]: nothing is ready now.
+    /// [`Channel::try_recv`](crate::Channel::try_recv): nothing is ready now.
     Empty,
-    /// [`Channel::recv_timeout`]: nothing arrived within the timeout.
+    /// [`Channel::recv_timeout`](crate::Channel::recv_timeout): nothing arrived within the
+    /// timeout.
     Timeout,
 }
 
@@ -335,146 +299,58 @@ impl fmt::Display for RecvError {
 impl std::error::Error for RecvError {}
 
 /// Waits for the first of several channel operations that can complete, and completes only
-/// that one (like Go's `select`). Among operations ready at the same time, one is chosen at
-/// random, so no channel starves.
-///
-/// ```
-/// use subinterp::{Channel, Select, Selected, Value};
-///
-/// let (a, b) = (Channel::new(1), Channel::new(1));
-/// b.send(7).unwrap();
-/// let mut select = Select::new();
-/// select.recv(&a);
-/// let from_b = select.recv(&b);
-/// match select.wait() {
-///     Ok(Selected::Received { index, value }) => {
-///         assert_eq!(index, from_b);
-///         assert_eq!(value, Value::from(7));
-///     }
-///     other => panic!("{other:?}"),
-/// }
-/// ```
-#[derive(Debug, Default)]
-pub struct Select {
+/// that one (see [`Select`](crate::Select) for the behaviour).
+#[derive(Debug)]
+pub(crate) struct Select<T> {
     /// The channel of each case.
-    channels: Vec<Channel>,
+    channels: Vec<Channel<T>>,
     /// Per case: `Some(value)` for a send (`Some(None)` while the value is enqueued or
     /// delivered), `None` for a receive.
-    sends: Vec<Option<Option<Value>>>,
+    sends: Vec<Option<Option<T>>>,
+}
+
+impl<T> Default for Select<T> {
+    fn default() -> Self {
+        Select {
+            channels: Vec::new(),
+            sends: Vec::new(),
+        }
+    }
 }
 
 /// The operation a [`Select`] completed, by the index its `send`/`recv` call returned.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Selected {
+#[derive(Debug, PartialEq)]
+pub(crate) enum Selected<T> {
     /// A receive got `value`.
-    Received {
-        /// The case.
-        index: usize,
-        /// What was received.
-        value: Value,
-    },
+    Received { index: usize, value: T },
     /// A receive found its channel closed and drained.
-    Closed {
-        /// The case.
-        index: usize,
-    },
+    Closed { index: usize },
     /// A send delivered its value.
-    Sent {
-        /// The case.
-        index: usize,
-    },
+    Sent { index: usize },
 }
 
 /// Why a [`Select`] completed nothing.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum SelectError {
-    /// [`Select::try_wait`]: no case was ready.
+#[derive(Debug, PartialEq)]
+pub(crate) enum SelectError<T> {
+    /// A `Block::No` select found no case ready.
     WouldBlock,
-    /// [`Select::wait_timeout`]: no case became ready in time.
+    /// No case became ready before the deadline.
     Timeout,
     /// A send case's channel is closed; its value comes back.
-    SendClosed {
-        /// The case.
-        index: usize,
-        /// The value that was not sent.
-        value: Value,
-    },
+    SendClosed { index: usize, value: T },
     /// The wait was abandoned (a Python signal handler raised, or the interpreter was
     /// interrupted).
     Aborted,
 }
 
-impl fmt::Display for SelectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SelectError::WouldBlock => "no channel operation was ready",
-            SelectError::Timeout => "no channel operation became ready within the timeout",
-            SelectError::SendClosed { .. } => "send on a closed channel",
-            SelectError::Aborted => "the wait was interrupted",
-        })
-    }
-}
-
-impl std::error::Error for SelectError {}
-
-/// How long an operation may wait.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Block {
-    No,
-    Forever,
-    Until(Instant),
-}
-
-impl Block {
-    /// `None`: wait forever; `Some(0)`: do not wait.
-    pub(crate) fn from_timeout(timeout: Option<Duration>) -> Block {
-        match timeout {
-            None => Block::Forever,
-            Some(t) if t.is_zero() => Block::No,
-            Some(t) => Block::after(t),
-        }
-    }
-
-    /// Waits at most `timeout`; one too large to have a deadline waits forever.
-    pub(crate) fn after(timeout: Duration) -> Block {
-        deadline_after(timeout).map_or(Block::Forever, Block::Until)
-    }
-
-    fn deadline(self) -> Option<Instant> {
-        match self {
-            Block::Until(deadline) => Some(deadline),
-            _ => None,
-        }
-    }
-}
-
-/// What a parked operation does each time it wakes without an outcome: `Continue` parking, or
-/// `Abort` (e.g. a signal handler raised).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Waited {
-    Continue,
-    Timeout,
-    Abort,
-}
-
-/// The wait of a thread not attached to Python: park until woken or the deadline.
-fn plain_wait(parker: &Parker, deadline: Option<Instant>) -> Waited {
-    match parker.park(deadline) {
-        Wake::Timeout => Waited::Timeout,
-        Wake::Unparked | Wake::Signal => Waited::Continue,
-    }
-}
-
-impl Select {
+impl<T> Select<T> {
     /// An empty select; add cases with [`send`](Self::send) and [`recv`](Self::recv).
-    pub fn new() -> Select {
+    pub(crate) fn new() -> Select<T> {
         Select::default()
     }
 
     /// Adds a receive from `channel`; returns the case's index.
-    pub fn recv(&mut self, channel: &Channel) -> usize {
+    pub(crate) fn recv(&mut self, channel: &Channel<T>) -> usize {
         self.channels.push(channel.clone());
         self.sends.push(None);
         self.channels.len() - 1
@@ -482,33 +358,31 @@ impl Select {
 
     /// Adds a send of `value` on `channel`; returns the case's index. If another case is
     /// chosen, the value is dropped.
-    pub fn send(&mut self, channel: &Channel, value: impl Into<Value>) -> usize {
+    pub(crate) fn send(&mut self, channel: &Channel<T>, value: T) -> usize {
         self.channels.push(channel.clone());
-        self.sends.push(Some(Some(value.into())));
+        self.sends.push(Some(Some(value)));
         self.channels.len() - 1
     }
 
     /// Waits until one case completes.
-    pub fn wait(mut self) -> Result<Selected, SelectError> {
+    pub(crate) fn wait(mut self) -> Result<Selected<T>, SelectError<T>> {
         self.run(Block::Forever, &mut plain_wait)
     }
 
     /// Waits at most `timeout` for one case to complete.
-    pub fn wait_timeout(mut self, timeout: Duration) -> Result<Selected, SelectError> {
+    pub(crate) fn wait_timeout(mut self, timeout: Duration) -> Result<Selected<T>, SelectError<T>> {
         self.run(Block::after(timeout), &mut plain_wait)
     }
 
     /// Completes a case that is ready now, if any.
-    pub fn try_wait(mut self) -> Result<Selected, SelectError> {
+    pub(crate) fn try_wait(mut self) -> Result<Selected<T>, SelectError<T>> {
         self.run(Block::No, &mut plain_wait)
     }
 
-    /// The value of send case `index` if it was not sent.
-    fn take_unsent(&mut self, index: usize) -> Value {
-        self.sends[index]
-            .as_mut()
-            .and_then(Option::take)
-            .unwrap_or(Value::None)
+    /// The value of send case `index` if it was not sent (`None` if it had been lost, which
+    /// the give-back protocol excludes).
+    pub(crate) fn take_unsent(&mut self, index: usize) -> Option<T> {
+        self.sends[index].as_mut().and_then(Option::take)
     }
 
     /// Runs the select: completes a ready case, or (unless `block` is `No`) enqueues a waiter
@@ -516,8 +390,8 @@ impl Select {
     pub(crate) fn run(
         &mut self,
         block: Block,
-        wait: &mut dyn FnMut(&Parker, Option<Instant>) -> Waited,
-    ) -> Result<Selected, SelectError> {
+        wait: &mut Wait<'_>,
+    ) -> Result<Selected<T>, SelectError<T>> {
         if self.channels.is_empty() {
             return Err(SelectError::WouldBlock); // Nothing could ever complete.
         }
@@ -581,7 +455,7 @@ impl Select {
 
     /// Removes what is left of `waiter` from the channels, putting unsent values back into
     /// their cases.
-    fn withdraw(&mut self, waiter: &Arc<Waiter>) {
+    fn withdraw(&mut self, waiter: &Arc<Waiter<T>>) {
         for (index, (channel, send)) in self.channels.iter().zip(&mut self.sends).enumerate() {
             let mut state = channel.lock();
             if send.is_some() {
@@ -605,13 +479,13 @@ impl Select {
 }
 
 /// Completes the first ready case of a select in `order` (its channels locked), if any.
-fn complete_ready(
-    channels: &[Channel],
-    sends: &mut [Option<Option<Value>>],
+fn complete_ready<T>(
+    channels: &[Channel<T>],
+    sends: &mut [Option<Option<T>>],
     order: &[usize],
-    locks: &mut LockSet<'_>,
-    wake: &mut Wakeup,
-) -> Option<Result<Selected, SelectError>> {
+    locks: &mut LockSet<'_, T>,
+    wake: &mut Wakeup<T>,
+) -> Option<Result<Selected<T>, SelectError<T>>> {
     for &index in order {
         let state = locks.state(&channels[index]);
         match &mut sends[index] {
@@ -637,7 +511,7 @@ fn complete_ready(
 
 /// Sends `value` into a locked channel if that needs no waiting; a receiver it completes
 /// goes into `wake`. On failure the value comes back, with whether the channel is closed.
-fn try_send(state: &mut State, mut value: Value, wake: &mut Wakeup) -> Result<(), (Value, bool)> {
+fn try_send<T>(state: &mut State<T>, mut value: T, wake: &mut Wakeup<T>) -> Result<(), (T, bool)> {
     if state.closed {
         return Err((value, true));
     }
@@ -651,7 +525,11 @@ fn try_send(state: &mut State, mut value: Value, wake: &mut Wakeup) -> Result<()
                 return Ok(());
             }
             // That receiver's select finished otherwise: try the next one.
-            Err(back) => value = back,
+            Err(back) => {
+                value = back
+                    .into_value()
+                    .expect("a receive's outcome comes back with its value")
+            }
         }
     }
     if state.buffer.len() < state.capacity {
@@ -663,7 +541,7 @@ fn try_send(state: &mut State, mut value: Value, wake: &mut Wakeup) -> Result<()
 
 /// Receives from a locked channel if a value is ready; a sender it completes goes into
 /// `wake`. On failure, whether it is closed.
-fn try_recv(state: &mut State, wake: &mut Wakeup) -> Result<Value, bool> {
+fn try_recv<T>(state: &mut State<T>, wake: &mut Wakeup<T>) -> Result<T, bool> {
     if let Some(value) = state.buffer.pop_front() {
         // Room freed: move the first blocked sender's value in.
         if let Some(moved) = take_blocked_send(state, wake) {
@@ -676,7 +554,7 @@ fn try_recv(state: &mut State, wake: &mut Wakeup) -> Result<Value, bool> {
 
 /// The value of the first blocked sender still waiting, completing its send (the sender goes
 /// into `wake`). Senders whose select finished otherwise get their values back.
-fn take_blocked_send(state: &mut State, wake: &mut Wakeup) -> Option<Value> {
+fn take_blocked_send<T>(state: &mut State<T>, wake: &mut Wakeup<T>) -> Option<T> {
     while let Some(sender) = state.senders.pop_front() {
         if sender.waiter.complete(sender.case, Outcome::Sent).is_ok() {
             wake.0 = Some(sender.waiter);
@@ -688,13 +566,13 @@ fn take_blocked_send(state: &mut State, wake: &mut Wakeup) -> Option<Value> {
 }
 
 /// The locks of a select's channels, taken in address order (each channel once).
-struct LockSet<'a> {
-    guards: Vec<(usize, MutexGuard<'a, State>)>,
+struct LockSet<'a, T> {
+    guards: Vec<(usize, MutexGuard<'a, State<T>>)>,
 }
 
-impl<'a> LockSet<'a> {
-    fn new(channels: &'a [Channel]) -> LockSet<'a> {
-        let mut channels: Vec<&Channel> = channels.iter().collect();
+impl<'a, T> LockSet<'a, T> {
+    fn new(channels: &'a [Channel<T>]) -> LockSet<'a, T> {
+        let mut channels: Vec<&Channel<T>> = channels.iter().collect();
         channels.sort_by_key(|c| c.addr());
         channels.dedup_by_key(|c| c.addr());
         LockSet {
@@ -702,7 +580,7 @@ impl<'a> LockSet<'a> {
         }
     }
 
-    fn state(&mut self, channel: &Channel) -> &mut State {
+    fn state(&mut self, channel: &Channel<T>) -> &mut State<T> {
         let addr = channel.addr();
         let pos = self
             .guards
@@ -714,20 +592,35 @@ impl<'a> LockSet<'a> {
 
 /// How a blocked operation was completed by another thread.
 #[derive(Debug)]
-enum Outcome {
+enum Outcome<T> {
     Sent,
-    Received(Value),
+    Received(T),
     RecvClosed,
-    SendClosed(Value),
+    SendClosed(T),
+}
+
+impl<T> Outcome<T> {
+    /// The value the outcome carries, if any.
+    fn into_value(self) -> Option<T> {
+        match self {
+            Outcome::Received(value) | Outcome::SendClosed(value) => Some(value),
+            Outcome::Sent | Outcome::RecvClosed => None,
+        }
+    }
 }
 
 /// The waiter an operation completed, unparked when this is dropped: declared before the
 /// channel guards, it wakes the owner only after the locks are released, so the woken thread
 /// does not find them still held.
-#[derive(Default)]
-struct Wakeup(Option<Arc<Waiter>>);
+struct Wakeup<T>(Option<Arc<Waiter<T>>>);
 
-impl Drop for Wakeup {
+impl<T> Default for Wakeup<T> {
+    fn default() -> Self {
+        Wakeup(None)
+    }
+}
+
+impl<T> Drop for Wakeup<T> {
     fn drop(&mut self) {
         if let Some(waiter) = self.0.take() {
             waiter.parker.unpark();
@@ -736,25 +629,25 @@ impl Drop for Wakeup {
 }
 
 /// One blocking call (a send, a receive or a whole select) waiting on one or more channels.
-struct Waiter {
+struct Waiter<T> {
     parker: std::sync::Arc<Parker>,
-    state: Mutex<WaiterState>,
+    state: Mutex<WaiterState<T>>,
     /// The fork generation of the waiting thread: in a forked child that thread is gone, and
-    /// the waiter accepts no outcome (see `fork.rs`).
+    /// the waiter accepts no outcome (see [`generation`]).
     generation: u64,
 }
 
-struct WaiterState {
+struct WaiterState<T> {
     /// `Some` once a case completed (and until the owner takes it).
-    outcome: Option<(usize, Outcome)>,
+    outcome: Option<(usize, Outcome<T>)>,
     /// Whether the waiter accepts an outcome: it is still waiting.
     open: bool,
     /// Values of send cases that another thread dequeued after the waiter stopped waiting.
-    returned: Vec<(usize, Value)>,
+    returned: Vec<(usize, T)>,
 }
 
-impl Waiter {
-    fn new() -> Waiter {
+impl<T> Waiter<T> {
+    fn new() -> Waiter<T> {
         Waiter {
             parker: Parker::current(),
             state: Mutex::new(WaiterState {
@@ -762,20 +655,17 @@ impl Waiter {
                 open: true,
                 returned: Vec::new(),
             }),
-            generation: crate::fork::generation(),
+            generation: generation::generation(),
         }
     }
 
     /// Completes case `case` with `outcome` if nothing completed this waiter yet (and it
-    /// still waits); else hands back the value the outcome carries (if any). The caller then
-    /// unparks the owner, after releasing the channel's lock (see [`Wakeup`]).
-    fn complete(&self, case: usize, outcome: Outcome) -> Result<(), Value> {
+    /// still waits); else hands the outcome back (with the value it carries, if any). The
+    /// caller then unparks the owner, after releasing the channel's lock (see [`Wakeup`]).
+    fn complete(&self, case: usize, outcome: Outcome<T>) -> Result<(), Outcome<T>> {
         let mut state = lock(&self.state);
-        if !state.open || crate::fork::orphaned(self.generation) {
-            return Err(match outcome {
-                Outcome::Received(value) | Outcome::SendClosed(value) => value,
-                Outcome::Sent | Outcome::RecvClosed => Value::None,
-            });
+        if !state.open || generation::orphaned(self.generation) {
+            return Err(outcome);
         }
         state.open = false;
         state.outcome = Some((case, outcome));
@@ -784,24 +674,24 @@ impl Waiter {
 
     /// Keeps the value of send case `case`, dequeued by another thread after this waiter
     /// stopped waiting, for the owner to get back.
-    fn give_back(&self, case: usize, value: Value) {
+    fn give_back(&self, case: usize, value: T) {
         lock(&self.state).returned.push((case, value));
     }
 
     /// The outcome, if one arrived.
-    fn take(&self) -> Option<(usize, Outcome)> {
+    fn take(&self) -> Option<(usize, Outcome<T>)> {
         lock(&self.state).outcome.take()
     }
 
     /// Stops waiting; returns an outcome that arrived first, if any.
-    fn abandon(&self) -> Option<(usize, Outcome)> {
+    fn abandon(&self) -> Option<(usize, Outcome<T>)> {
         let mut state = lock(&self.state);
         state.open = false;
         state.outcome.take()
     }
 
     /// The values given back (see [`give_back`](Self::give_back)).
-    fn returned(&self) -> Vec<(usize, Value)> {
+    fn returned(&self) -> Vec<(usize, T)> {
         std::mem::take(&mut lock(&self.state).returned)
     }
 }
@@ -824,7 +714,7 @@ fn random_order(n: usize) -> Vec<usize> {
     order
 }
 
-crate::sync::thread_local! {
+crate::sync::facade::thread_local! {
     static RNG: std::cell::Cell<u64> = std::cell::Cell::new(rng_seed());
 }
 

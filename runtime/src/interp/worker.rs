@@ -8,7 +8,7 @@
 //!
 //! A thread either starts with its [`Assignment`] (what to run, and for whom), or starts warm:
 //! it creates its interpreter ahead of time and waits for an assignment from the runtime's
-//! stock of ready interpreters (`warm.rs`).
+//! stock of ready interpreters ([`warm`](super::warm)).
 
 use std::ffi::{CStr, c_ulong};
 use std::sync::mpsc;
@@ -19,12 +19,16 @@ use cpython_sys as ffi;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
-use crate::fork::{self, OsThread};
-use crate::interpreter::InterpreterConfig;
-use crate::marker::Python;
-use crate::parker::Parker;
-use crate::runtime::{Lease, Runtime};
-use crate::task::{Control, Envelope, lock};
+use crate::interp::fork::OsThread;
+use crate::interp::interpreter::InterpreterConfig;
+use crate::interp::job::Envelope;
+use crate::interp::pool::terminate_pools_of;
+use crate::interp::runtime::{Lease, Runtime};
+use crate::python::token::Python;
+use crate::sync::generation::{generation, orphaned};
+use crate::sync::lock;
+use crate::sync::parker::Parker;
+use crate::sync::task::{Control, Runner};
 
 /// Stack size of interpreter threads: like the main thread's, since Python code (recursion,
 /// deep `repr`s) can use a lot of C stack.
@@ -50,8 +54,8 @@ pub(crate) struct Worker {
     current: Mutex<Option<Arc<Control>>>,
     /// The worker thread's parker, to end a blocking channel operation it is in.
     parker: Arc<Parker>,
-    /// The fork generation the thread started in (see `fork.rs`): in a forked child the
-    /// thread and its interpreter are gone.
+    /// The fork generation the thread started in (see [`fork`](super::fork)): in a forked
+    /// child the thread and its interpreter are gone.
     generation: u64,
 }
 
@@ -59,7 +63,7 @@ impl Worker {
     /// Raises `KeyboardInterrupt` in the running job — any job (`target` None) or only that
     /// one. Returns whether it did.
     pub(crate) fn interrupt(&self, target: Option<&Arc<Control>>) -> bool {
-        if fork::orphaned(self.generation) {
+        if orphaned(self.generation) {
             return false; // Its interpreter does not exist in this forked child.
         }
         // SAFETY: every attach below is paired with a detach; the temporary thread state is
@@ -124,6 +128,12 @@ impl Worker {
         // A job blocked in a channel operation runs no bytecode: wake it to raise the exception.
         self.parker.interrupt();
         hit
+    }
+}
+
+impl Runner for Worker {
+    fn interrupt_task(&self, task: &Arc<Control>) -> bool {
+        self.interrupt(Some(task))
     }
 }
 
@@ -335,7 +345,7 @@ fn new_interpreter(serial: bool) -> Result<(*mut ffi::PyThreadState, Arc<Worker>
             alive: Mutex::new(true),
             current: Mutex::new(None),
             parker: Parker::current(),
-            generation: fork::generation(),
+            generation: generation(),
         })
     };
     Ok((tstate, worker))
@@ -412,7 +422,7 @@ unsafe fn serve(
         let mut ran = 0;
         let mut exhausted = false;
         while let Ok(envelope) = jobs.recv() {
-            if !envelope.control.start(worker) {
+            if !envelope.control.start(worker.clone()) {
                 continue; // Cancelled while queued (timed out).
             }
             ffi::PyEval_RestoreThread(saved);
@@ -450,7 +460,7 @@ unsafe fn end_interpreter(tstate: *mut ffi::PyThreadState, worker: &Worker) {
         join_python_threads(py);
         forget_dummy_thread(py);
         let id = worker.id;
-        py.allow_threads(move || crate::module::terminate_pools_of(id));
+        py.allow_threads(move || terminate_pools_of(id));
         ffi::Py_EndInterpreter(tstate);
     }
 }

@@ -16,9 +16,10 @@ use std::sync::Arc;
 
 use cpython_sys as ffi;
 
-use crate::error::Result;
-use crate::marker::Python;
-use crate::object::{Object, interpreter_cached, slot, trampoline, trampoline_unraisable};
+use crate::error::{Result, type_error};
+use crate::python::object::{Object, interpreter_cached, slot};
+use crate::python::token::Python;
+use crate::python::trampoline::{raw_slice, trampoline, trampoline_unraisable};
 
 /// Key of the type in the interpreter's state dict.
 const TYPE_KEY: &CStr = c"subinterp.SharedBytes";
@@ -85,7 +86,7 @@ unsafe extern "C" fn tp_new(
             if ffi::PyTuple_GET_SIZE(args) != 1
                 || (!kwargs.is_null() && ffi::PyDict_Size(kwargs) > 0)
             {
-                return Err(crate::args::type_error(
+                return Err(type_error(
                     "SharedBytes() takes exactly one argument, a bytes-like object".into(),
                 ));
             }
@@ -97,8 +98,7 @@ unsafe extern "C" fn tp_new(
             if ffi::PyObject_GetBuffer(source, &mut view, ffi::PyBUF_SIMPLE) < 0 {
                 return Err(py.take_error());
             }
-            let data: Arc<[u8]> =
-                crate::object::raw_slice(view.buf.cast::<u8>(), view.len as usize).into();
+            let data: Arc<[u8]> = raw_slice(view.buf.cast::<u8>(), view.len as usize).into();
             ffi::PyBuffer_Release(&mut view);
             Ok(new_of_type(py, ty, data)?.into_ptr())
         })
@@ -250,7 +250,7 @@ unsafe extern "C" fn richcompare(
                 ffi::PyErr_Clear();
                 return Ok(ffi::Py_NewRef(ffi::Py_NotImplemented()));
             }
-            let theirs = crate::object::raw_slice(view.buf.cast::<u8>(), view.len as usize);
+            let theirs = raw_slice(view.buf.cast::<u8>(), view.len as usize);
             let equal = data(obj) == theirs;
             ffi::PyBuffer_Release(&mut view);
             Ok(ffi::PyBool_FromLong((equal == (op == ffi::Py_EQ)).into()))
@@ -263,7 +263,7 @@ unsafe extern "C" fn repr(obj: *mut ffi::PyObject) -> *mut ffi::PyObject {
     unsafe {
         trampoline("SharedBytes.__repr__", std::ptr::null_mut(), |py| {
             let text = format!("<csp.SharedBytes of {} bytes>", data(obj).len());
-            Ok(py.object(&crate::Value::Str(text))?.into_ptr())
+            Ok(py.object(&crate::value::Value::Str(text))?.into_ptr())
         })
     }
 }

@@ -1,19 +1,23 @@
-//! [`Task<T>`]: the handle to a job queued on an interpreter or pool, and the job envelope the
-//! worker threads run.
+//! [`Task<T>`]: the handle to a job queued on an interpreter or pool, and how its result is
+//! delivered ([`Completer`]) and waited for.
+//!
+//! What runs the job is not known here: the job's thread registers itself as the task's
+//! [`Runner`] when the job starts, and [`Task::interrupt`] goes through that trait. The job
+//! itself (a closure attached to Python) is wrapped by
+//! [`interp::job`](crate::interp::job).
 
-use std::panic::{self, AssertUnwindSafe};
+use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
-use crate::blocking::Wait;
-use crate::channel::Waited;
 use crate::error::{Error, Result};
-use crate::marker::Python;
-use crate::parker::{Parker, deadline_after};
-use crate::sync::{self, Condvar};
-use crate::worker::Worker;
+use crate::sync::facade::{self, Condvar};
+use crate::sync::generation;
+use crate::sync::lock;
+use crate::sync::parker::{Parker, deadline_after};
+use crate::sync::wait::{Wait, Waited};
 
 /// How often a timed-out task is interrupted again while it keeps running (e.g. because it
 /// caught `KeyboardInterrupt`).
@@ -23,6 +27,13 @@ const QUEUED: u8 = 0;
 const RUNNING: u8 = 1;
 const CANCELLED: u8 = 2;
 
+/// What runs a task (an interpreter's worker thread), as far as the task needs to know: how
+/// to interrupt it.
+pub(crate) trait Runner: Send + Sync + fmt::Debug {
+    /// Interrupts `task` if it is the job running now; returns whether it did.
+    fn interrupt_task(&self, task: &Arc<Control>) -> bool;
+}
+
 /// The part of a task that the worker running it and the waiter share, whatever its result
 /// type: where it runs, and whether it was cancelled or interrupted.
 #[derive(Debug)]
@@ -30,11 +41,11 @@ pub(crate) struct Control {
     state: AtomicU8,
     /// Set (under the interpreter's GIL) when an interrupt was delivered to this task.
     pub(crate) interrupted: AtomicBool,
-    /// The worker running the task, once it started.
-    worker: Mutex<Option<Arc<Worker>>>,
+    /// What runs the task, once it started.
+    runner: Mutex<Option<Arc<dyn Runner>>>,
     /// Threads that run this task; waiting on one of them for it would never end.
     runners: Arc<[ThreadId]>,
-    /// The fork generation the task was made in (see `fork.rs`).
+    /// The fork generation the task was made in (see [`generation`]).
     generation: u64,
 }
 
@@ -43,15 +54,15 @@ impl Control {
         Arc::new(Control {
             state: AtomicU8::new(QUEUED),
             interrupted: AtomicBool::new(false),
-            worker: Mutex::new(None),
+            runner: Mutex::new(None),
             runners,
-            generation: crate::fork::generation(),
+            generation: generation::generation(),
         })
     }
 
-    /// Marks the task as running on `worker`; `false` if it was cancelled first.
-    pub(crate) fn start(&self, worker: &Arc<Worker>) -> bool {
-        *lock(&self.worker) = Some(Arc::clone(worker));
+    /// Marks the task as running on `runner`; `false` if it was cancelled first.
+    pub(crate) fn start(&self, runner: Arc<dyn Runner>) -> bool {
+        *lock(&self.runner) = Some(runner);
         self.state
             .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
@@ -66,15 +77,9 @@ impl Control {
 
     /// Interrupts the task if it is running now.
     pub(crate) fn interrupt(self: &Arc<Self>) -> bool {
-        let worker = lock(&self.worker).clone();
-        worker.is_some_and(|w| w.interrupt(Some(self)))
+        let runner = lock(&self.runner).clone();
+        runner.is_some_and(|r| r.interrupt_task(self))
     }
-}
-
-/// A job as it travels to a worker thread.
-pub(crate) struct Envelope {
-    pub(crate) control: Arc<Control>,
-    pub(crate) run: Box<dyn FnOnce(Python<'_>) + Send>,
 }
 
 /// A task queued on an [`Interpreter`](crate::Interpreter) or [`Pool`](crate::Pool): wait for
@@ -83,38 +88,38 @@ pub(crate) struct Envelope {
 /// Dropping a `Task` does not cancel it; the job still runs and its result is discarded.
 #[derive(Debug)]
 pub struct Task<T> {
-    inner: sync::Arc<TaskInner<T>>,
+    inner: facade::Arc<TaskInner<T>>,
 }
 
 /// What a task and its [`Completer`] share: the result and who waits for it, on the
-/// [`sync`](crate::sync) facade's primitives (loom's in the model tests).
+/// [`facade`]'s primitives (loom's in the model tests).
 #[derive(Debug)]
 struct TaskInner<T> {
     control: Arc<Control>,
-    result: sync::Mutex<Option<Result<T>>>,
+    result: facade::Mutex<Option<Result<T>>>,
     done: Condvar,
     /// Threads parked waiting for the result (see [`Task::wait_with`]).
-    parked: sync::Mutex<Vec<Arc<Parker>>>,
+    parked: facade::Mutex<Vec<Arc<Parker>>>,
 }
 
 impl<T> TaskInner<T> {
     fn new(control: Arc<Control>, result: Option<Result<T>>) -> Self {
         TaskInner {
             control,
-            result: sync::Mutex::new(result),
+            result: facade::Mutex::new(result),
             done: Condvar::new(),
-            parked: sync::Mutex::new(Vec::new()),
+            parked: facade::Mutex::new(Vec::new()),
         }
     }
 
     fn complete(&self, result: Result<T>) {
-        let mut slot = sync::lock(&self.result);
+        let mut slot = facade::lock(&self.result);
         if slot.is_none() {
             *slot = Some(result);
         }
         drop(slot);
         self.done.notify_all();
-        for parker in std::mem::take(&mut *sync::lock(&self.parked)) {
+        for parker in std::mem::take(&mut *facade::lock(&self.parked)) {
             parker.unpark();
         }
     }
@@ -123,7 +128,7 @@ impl<T> TaskInner<T> {
 /// Delivers a task's result; if dropped unused (the job never ran), the task fails with
 /// [`Error::Closed`].
 pub(crate) struct Completer<T> {
-    inner: sync::Arc<TaskInner<T>>,
+    inner: facade::Arc<TaskInner<T>>,
     closed: &'static str,
 }
 
@@ -133,7 +138,6 @@ impl<T> Drop for Completer<T> {
     }
 }
 
-#[cfg(all(loom, test))]
 impl<T> Completer<T> {
     /// Delivers `result` (the first result wins).
     pub(crate) fn finish(self, result: Result<T>) {
@@ -141,57 +145,30 @@ impl<T> Completer<T> {
     }
 }
 
-/// A queued task and the completer that delivers its result, without a job (the model tests
-/// play the worker).
-#[cfg(all(loom, test))]
-pub(crate) fn pending<T>(closed: &'static str) -> (Task<T>, Completer<T>) {
-    let inner = sync::Arc::new(TaskInner::new(Control::new(Arc::from([])), None));
+/// A queued task, to be run by one of `runners`, and the completer that delivers its result.
+/// `closed` names the owner in the error delivered if the completer is dropped unused.
+pub(crate) fn pending<T>(
+    runners: Arc<[ThreadId]>,
+    closed: &'static str,
+) -> (Task<T>, Completer<T>) {
+    let inner = facade::Arc::new(TaskInner::new(Control::new(runners), None));
     let completer = Completer {
-        inner: sync::Arc::clone(&inner),
+        inner: facade::Arc::clone(&inner),
         closed,
     };
     (Task { inner }, completer)
 }
 
-/// Wraps `f` into an envelope for a worker and the task that receives its result.
-///
-/// Panics in `f` become [`Error::Panic`]; a `KeyboardInterrupt` caused by an interrupt of
-/// this task becomes [`Error::Interrupted`]. `closed` names the owner in the error delivered if
-/// the job never runs.
-pub(crate) fn job<R, F>(f: F, runners: Arc<[ThreadId]>, closed: &'static str) -> (Envelope, Task<R>)
-where
-    F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
-    R: Send + 'static,
-{
-    let control = Control::new(runners);
-    let inner = sync::Arc::new(TaskInner::new(Arc::clone(&control), None));
-    let completer = Completer {
-        inner: sync::Arc::clone(&inner),
-        closed,
-    };
-    let job_control = Arc::clone(&control);
-    let run = Box::new(move |py: Python<'_>| {
-        let result = panic::catch_unwind(AssertUnwindSafe(|| f(py)))
-            .unwrap_or_else(|payload| Err(Error::from_panic(&*payload)));
-        let result = match result {
-            Err(e)
-                if e.is_python("KeyboardInterrupt")
-                    && job_control.interrupted.load(Ordering::Acquire) =>
-            {
-                Err(Error::Interrupted)
-            }
-            other => other,
-        };
-        completer.inner.complete(result);
-    });
-    (Envelope { control, run }, Task { inner })
-}
-
 impl<T> Task<T> {
+    /// The part shared with the worker that runs the task.
+    pub(crate) fn control(&self) -> &Arc<Control> {
+        &self.inner.control
+    }
+
     /// A task that has already failed (e.g. its target was malformed).
     pub(crate) fn failed(error: Error) -> Self {
         Task {
-            inner: sync::Arc::new(TaskInner::new(
+            inner: facade::Arc::new(TaskInner::new(
                 Control::new(Arc::from([])),
                 Some(Err(error)),
             )),
@@ -204,7 +181,7 @@ impl<T> Task<T> {
     pub fn wait(self) -> Result<T> {
         self.check_deadlock()?;
         self.check_orphaned()?;
-        let mut slot = sync::lock(&self.inner.result);
+        let mut slot = facade::lock(&self.inner.result);
         loop {
             if let Some(result) = slot.take() {
                 return result;
@@ -244,7 +221,7 @@ impl<T> Task<T> {
 
     /// Whether the task has finished (its result is ready).
     pub fn is_finished(&self) -> bool {
-        sync::lock(&self.inner.result).is_some()
+        facade::lock(&self.inner.result).is_some()
     }
 
     /// Interrupts the task if it is running (by raising `KeyboardInterrupt` in it at the next
@@ -257,7 +234,7 @@ impl<T> Task<T> {
 
     /// Waits until finished or `deadline`; `true` if finished.
     pub(crate) fn wait_until(&self, deadline: Option<Instant>) -> bool {
-        let mut slot = sync::lock(&self.inner.result);
+        let mut slot = facade::lock(&self.inner.result);
         while slot.is_none() {
             match deadline {
                 None => {
@@ -290,7 +267,7 @@ impl<T> Task<T> {
         let parker = Parker::current();
         loop {
             // Registered before checking: a completion in between unparks us.
-            sync::lock(&self.inner.parked).push(Arc::clone(&parker));
+            facade::lock(&self.inner.parked).push(Arc::clone(&parker));
             let outcome = if self.is_finished() {
                 Some(Some(true))
             } else {
@@ -300,7 +277,7 @@ impl<T> Task<T> {
                     Waited::Abort => Some(None),
                 }
             };
-            sync::lock(&self.inner.parked).retain(|p| !Arc::ptr_eq(p, &parker));
+            facade::lock(&self.inner.parked).retain(|p| !Arc::ptr_eq(p, &parker));
             if let Some(outcome) = outcome {
                 return outcome;
             }
@@ -308,7 +285,7 @@ impl<T> Task<T> {
     }
 
     fn take(&self) -> Result<T> {
-        sync::lock(&self.inner.result)
+        facade::lock(&self.inner.result)
             .take()
             .unwrap_or(Err(Error::Closed("task")))
     }
@@ -318,7 +295,7 @@ impl<T> Task<T> {
     where
         T: Clone,
     {
-        sync::lock(&self.inner.result).clone()
+        facade::lock(&self.inner.result).clone()
     }
 
     /// Whether the task is queued on an interpreter run by this very thread.
@@ -330,7 +307,7 @@ impl<T> Task<T> {
     /// Whether the task is unfinished and was made before this process was forked: its
     /// worker is in the parent, so it never finishes here.
     pub(crate) fn orphaned(&self) -> bool {
-        crate::fork::orphaned(self.inner.control.generation) && !self.is_finished()
+        generation::orphaned(self.inner.control.generation) && !self.is_finished()
     }
 
     fn check_orphaned(&self) -> Result<()> {
@@ -350,9 +327,4 @@ impl<T> Task<T> {
         }
         Ok(())
     }
-}
-
-/// Locks a mutex, ignoring poisoning: every critical section here leaves its data consistent.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -13,14 +13,16 @@ use std::ptr::null_mut;
 
 use cpython_sys as ffi;
 
-use crate::args::{self, Call};
-use crate::blocking::{Raised, block_detached};
-use crate::channel::{Block, Channel, Select, SelectError, Selected, Waited};
-use crate::error::{Error, Result};
-use crate::exceptions::CspError;
-use crate::marker::Python;
-use crate::object::{Object, interpreter_cached, slot, trampoline, trampoline_unraisable};
+use crate::error::{Error, Result, type_error};
+use crate::python::args::{self, Call};
+use crate::python::blocking::{Raised, block_detached};
+use crate::python::exceptions::CspError;
+use crate::python::object::{Object, interpreter_cached, slot};
+use crate::python::token::Python;
+use crate::python::trampoline::{trampoline, trampoline_unraisable};
+use crate::sync::wait::{Block, Waited};
 use crate::value::Value;
+use crate::value::channel::{Channel, Select, SelectError, Selected};
 
 const TYPE_KEY: &CStr = c"subinterp.Channel";
 
@@ -427,7 +429,7 @@ fn reduce(
     _slf: *mut ffi::PyObject,
     _call: Call<'_>,
 ) -> Result<*mut ffi::PyObject> {
-    Err(args::type_error(
+    Err(type_error(
         "csp.Channel objects cannot be pickled; they need not be: a channel is shareable, so \
          pass it directly as an argument (go, Pool.submit, executor.submit) or send it over \
          another channel"
@@ -450,7 +452,7 @@ fn select(
     // SAFETY: attached; `cases` is live; items are borrowed from the tuple it checks.
     let (mut select, mut channels, senders) = unsafe {
         if ffi::PyTuple_Check(cases.as_ptr()) == 0 {
-            return Err(args::type_error("select cases must be a tuple".into()));
+            return Err(type_error("select cases must be a tuple".into()));
         }
         let mut select = Select::new();
         let mut channels = Vec::new();
@@ -474,7 +476,7 @@ fn select(
                 })
                 .flatten();
             let Some((channel, channel_obj, value)) = pair else {
-                return Err(args::type_error(format!(
+                return Err(type_error(format!(
                     "a select case is a csp.Channel (to receive from) or a (channel, value) \
                      tuple (to send), not {}",
                     case.repr().unwrap_or_else(|_| case.type_name())
@@ -524,8 +526,7 @@ unsafe extern "C" fn tp_new(
     // (or NULL).
     unsafe {
         trampoline("csp.Channel()", null_mut(), |py| {
-            let usage =
-                || args::type_error("Channel() takes one optional argument, capacity".into());
+            let usage = || type_error("Channel() takes one optional argument, capacity".into());
             let nargs = ffi::PyTuple_GET_SIZE(args);
             if nargs > 1 {
                 return Err(usage());
@@ -545,7 +546,7 @@ unsafe extern "C" fn tp_new(
                     return Err(usage());
                 }
                 if capacity.replace(found).is_some() {
-                    return Err(args::type_error(
+                    return Err(type_error(
                         "Channel() got multiple values for argument 'capacity'".into(),
                     ));
                 }

@@ -12,13 +12,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
 
-use crate::error::Result;
-use crate::fork::OsThread;
-use crate::interpreter::InterpreterConfig;
-use crate::marker::Python;
-use crate::runtime::Runtime;
-use crate::task::{self, Envelope, Task, lock};
-use crate::worker::{Worker, spawn_worker};
+use crate::error::{Error, Result};
+use crate::interp::fork::OsThread;
+use crate::interp::interpreter::InterpreterConfig;
+use crate::interp::job::{Envelope, job};
+use crate::interp::runtime::Runtime;
+use crate::interp::worker::{Worker, spawn_worker};
+use crate::python::token::Python;
+use crate::sync::lock;
+use crate::sync::task::Task;
 
 /// The go interpreters of a runtime. Cheap to clone (shared state).
 #[derive(Clone)]
@@ -80,7 +82,7 @@ impl Spawner {
         let reused = {
             let mut state = lock(&self.inner.state);
             if state.closed {
-                return Task::failed(crate::Error::ShutDown);
+                return Task::failed(Error::ShutDown);
             }
             state.idle.pop().map(|(id, _)| id)
         };
@@ -92,16 +94,16 @@ impl Spawner {
             },
         };
         let spawner = self.clone();
-        let job = move |py: Python<'_>| {
+        let run = move |py: Python<'_>| {
             let result = f(py);
             spawner.release(id);
             result
         };
         let state = lock(&self.inner.state);
         let Some(go) = state.workers.get(&id) else {
-            return Task::failed(crate::Error::ShutDown);
+            return Task::failed(Error::ShutDown);
         };
-        let (envelope, task) = task::job(job, Arc::from([go.worker.thread]), "go interpreter");
+        let (envelope, task) = job(run, Arc::from([go.worker.thread]), "go interpreter");
         let _ = go.jobs.send(envelope); // A dead worker drops it: the task fails as closed.
         task
     }
@@ -117,7 +119,7 @@ impl Spawner {
             drop(state);
             drop(jobs); // Ends the interpreter.
             thread.join();
-            return Err(crate::Error::ShutDown);
+            return Err(Error::ShutDown);
         }
         state.workers.insert(
             id,

@@ -13,9 +13,9 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::fork::OsThread;
-use crate::task::lock;
-use crate::worker::{Assignment, Worker, spawn_warm};
+use crate::interp::fork::OsThread;
+use crate::interp::worker::{Assignment, Worker, spawn_warm};
+use crate::sync::lock;
 
 /// How long the refill waits after the last take before it creates an interpreter.
 const REFILL_DELAY: Duration = Duration::from_millis(20);

@@ -9,16 +9,21 @@ use std::time::Duration;
 use cpython_sys as ffi;
 
 use crate::error::{Error, Result};
-use crate::fork;
-use crate::go::Spawner;
-use crate::interpreter::Target;
-use crate::marker::Python;
-use crate::object::Object;
-use crate::pool::Pool;
-use crate::task::Task;
-use crate::task::lock;
+use crate::interp::fork;
+use crate::interp::go::Spawner;
+use crate::interp::interpreter::Target;
+use crate::interp::pool::{
+    Pool, PoolConfig, PoolsGuard, default_workers, lock_pools, terminate_pools_of,
+};
+use crate::interp::warm::Warm;
+use crate::interp::worker::join_python_threads;
+use crate::python::blocking::set_signal_thread;
+use crate::python::object::Object;
+use crate::python::token::Python;
+use crate::sync::generation::{generation, orphaned};
+use crate::sync::lock;
+use crate::sync::task::Task;
 use crate::value::Value;
-use crate::warm::Warm;
 
 /// The CPython prefix this crate was built against: the default Python home.
 pub const DEFAULT_PYTHON_HOME: &str = env!("SUBINTERP_PYTHON_HOME");
@@ -67,7 +72,7 @@ impl Default for RuntimeConfig {
             install_signal_handlers: false,
             argv: Vec::new(),
             go_idle_timeout: Duration::from_secs(2),
-            warm_interpreters: crate::default_workers(),
+            warm_interpreters: default_workers(),
         }
     }
 }
@@ -139,7 +144,7 @@ struct Shared {
     go: Spawner,
     /// Interpreters created ahead of time.
     warm: Warm,
-    /// The fork generation this runtime belongs to (see `fork.rs`).
+    /// The fork generation this runtime belongs to (see [`fork`]).
     generation: u64,
 }
 
@@ -196,10 +201,11 @@ impl Runtime {
                 default_pool: Mutex::new(None),
                 go: Spawner::new(config.go_idle_timeout),
                 warm: Warm::new(config.warm_interpreters),
-                generation: fork::generation(),
+                generation: generation(),
             }),
         };
         *phase = Phase::Running(runtime.clone());
+        set_signal_thread(true);
         fork::install_handlers();
         Ok(runtime)
     }
@@ -274,7 +280,7 @@ impl Runtime {
             set_sys_list(py, c"path", &[dir.to_string_lossy().into_owned()], true)?;
             let run_path = py.import("runpy")?.getattr("run_path")?;
             let kwargs = py.eval("{'run_name': '__main__'}")?;
-            let args = py.object(&crate::Value::Tuple(vec![path_str.clone().into()]))?;
+            let args = py.object(&Value::Tuple(vec![path_str.clone().into()]))?;
             // SAFETY: attached; live arguments; the result is a new reference or NULL.
             let result =
                 unsafe { ffi::PyObject_Call(run_path.as_ptr(), args.as_ptr(), kwargs.as_ptr()) };
@@ -308,13 +314,13 @@ impl Runtime {
         }
         // As finalisation would, but before the pools go: Python threads are joined and the
         // `threading` exit hooks run (an InterpreterPoolExecutor finishes its work there).
-        self.with_main(crate::worker::join_python_threads)?;
+        self.with_main(join_python_threads)?;
         let default_pool = lock(&self.shared.default_pool).take();
         if let Some(pool) = default_pool {
             pool.terminate();
         }
         self.shared.go.terminate();
-        crate::module::terminate_pools_of(0);
+        terminate_pools_of(0);
         self.shared.warm.terminate();
         {
             let mut lifecycle = lock(&self.shared.lifecycle);
@@ -324,6 +330,7 @@ impl Runtime {
             lifecycle.closed = true;
         }
         *lock(&PHASE) = Phase::ShutDown;
+        set_signal_thread(false);
         // SAFETY: on the main thread, detached, with no other interpreter alive; attach the
         // main thread state and finalise. Nothing touches CPython afterwards (`PHASE`).
         unsafe {
@@ -340,7 +347,7 @@ impl Runtime {
     fn check_running(&self) -> Result<()> {
         match &*lock(&PHASE) {
             Phase::Running(runtime) if Arc::ptr_eq(&runtime.shared, &self.shared) => Ok(()),
-            Phase::Running(_) if fork::orphaned(self.shared.generation) => {
+            Phase::Running(_) if orphaned(self.shared.generation) => {
                 Err(Error::Forked("runtime handle"))
             }
             Phase::ShutDown => Err(Error::ShutDown),
@@ -422,10 +429,7 @@ impl Runtime {
         if let Some(pool) = &*slot {
             return Ok(Arc::clone(pool));
         }
-        let pool = Arc::new(Pool::with_config(
-            self,
-            crate::PoolConfig::default().setup(setup),
-        )?);
+        let pool = Arc::new(Pool::with_config(self, PoolConfig::default().setup(setup))?);
         *slot = Some(Arc::clone(&pool));
         Ok(pool)
     }
@@ -454,27 +458,24 @@ impl Runtime {
                 default_pool: Mutex::new(None),
                 go: Spawner::new(old.go.idle_timeout()),
                 warm: Warm::new(old.warm.target()),
-                generation: fork::generation(),
+                generation: generation(),
             }),
         }
     }
 }
 
 thread_local! {
-    /// The registry locks the forking thread holds across `fork()` (see `fork.rs`).
+    /// The registry locks the forking thread holds across `fork()` (see [`fork`]).
     static FORK_GUARDS: std::cell::RefCell<Option<ForkGuards>> =
         const { std::cell::RefCell::new(None) };
 }
 
-type ForkGuards = (
-    std::sync::MutexGuard<'static, Phase>,
-    crate::module::PoolsGuard,
-);
+type ForkGuards = (std::sync::MutexGuard<'static, Phase>, PoolsGuard);
 
 /// `fork()` is about to run on this thread: hold the locks the child will reset, so that no
 /// thread that vanishes in the child holds them.
 pub(crate) fn before_fork() {
-    let guards = (lock(&PHASE), crate::module::lock_pools());
+    let guards = (lock(&PHASE), lock_pools());
     FORK_GUARDS.with(|slot| *slot.borrow_mut() = Some(guards));
 }
 
@@ -493,6 +494,7 @@ pub(crate) fn after_fork_in_child() {
     if let Phase::Running(runtime) = &mut *phase {
         let fresh = runtime.after_fork();
         std::mem::forget(std::mem::replace(runtime, fresh));
+        set_signal_thread(true);
     }
 }
 
@@ -501,9 +503,11 @@ pub(crate) fn after_fork_in_child() {
 /// # Safety
 /// CPython is not initialised and nobody else initialises it concurrently.
 unsafe fn start(config: &RuntimeConfig) -> Result<()> {
+    // The crate's one upward edge (see the crate documentation): the `csp` module must be in
+    // CPython's table of built-in modules before `Py_InitializeFromConfig`, so the runtime
+    // names its init function.
     // SAFETY: before initialisation; the name and init function are 'static.
-    if unsafe { ffi::PyImport_AppendInittab(c"csp".as_ptr(), Some(crate::module::PyInit_csp)) } != 0
-    {
+    if unsafe { ffi::PyImport_AppendInittab(c"csp".as_ptr(), Some(crate::csp::PyInit_csp)) } != 0 {
         return Err(Error::Startup("could not register the csp module".into()));
     }
     if config.isolated {

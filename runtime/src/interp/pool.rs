@@ -1,18 +1,22 @@
-//! [`Pool`]: N pre-started interpreters taking tasks from one queue.
+//! [`Pool`]: N pre-started interpreters taking tasks from one queue; and the pools that
+//! interpreters own ([`own`]), terminated when their owner ends.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::thread::ThreadId;
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::error::Result;
-use crate::fork::OsThread;
-use crate::interpreter::{InterpreterConfig, Target};
-use crate::marker::Python;
-use crate::runtime::Runtime;
-use crate::task::{self, Envelope, Task, lock};
+use crate::error::{Error, Result};
+use crate::interp::fork::OsThread;
+use crate::interp::interpreter::{InterpreterConfig, Target};
+use crate::interp::job::{Envelope, job};
+use crate::interp::runtime::Runtime;
+use crate::interp::worker::{Recycle, Worker, spawn_worker};
+use crate::python::token::Python;
+use crate::sync::generation::{generation, orphaned};
+use crate::sync::lock;
+use crate::sync::task::Task;
 use crate::value::Value;
-use crate::worker::{Recycle, Worker, spawn_worker};
 
 /// How to build a [`Pool`]. Build it from [`PoolConfig::default`] and the setters.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +82,7 @@ pub struct Pool {
     workers: Arc<Mutex<Vec<Arc<Worker>>>>,
     threads: Mutex<Vec<OsThread>>,
     runners: Arc<[ThreadId]>,
-    /// The fork generation the workers started in (see `fork.rs`).
+    /// The fork generation the workers started in (see [`fork`](super::fork)).
     generation: u64,
 }
 
@@ -156,7 +160,7 @@ impl Pool {
             workers: current,
             threads: Mutex::new(threads),
             runners,
-            generation: crate::fork::generation(),
+            generation: generation(),
         };
         match failure {
             None => Ok(pool),
@@ -194,10 +198,10 @@ impl Pool {
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        if crate::fork::orphaned(self.generation) {
-            return Task::failed(crate::Error::Forked("pool"));
+        if orphaned(self.generation) {
+            return Task::failed(Error::Forked("pool"));
         }
-        let (envelope, task) = task::job(f, Arc::clone(&self.runners), "pool");
+        let (envelope, task) = job(f, Arc::clone(&self.runners), "pool");
         if let Some(jobs) = &*lock(&self.jobs) {
             let _ = jobs.send(envelope);
         } // Else the dropped envelope fails the task with `Error::Closed`.
@@ -218,7 +222,7 @@ impl Pool {
         tasks.into_iter().map(Task::wait).collect()
     }
 
-    /// Stops accepting tasks (they fail with [`Error::Closed`](crate::Error::Closed)), waits for the queued ones,
+    /// Stops accepting tasks (they fail with [`Error::Closed`]), waits for the queued ones,
     /// and destroys the interpreters. Idempotent.
     pub fn close(&self) {
         drop(lock(&self.jobs).take());
@@ -232,7 +236,7 @@ impl Pool {
         }
     }
 
-    /// Stops the pool now: queued tasks fail with [`Error::Closed`](crate::Error::Closed),
+    /// Stops the pool now: queued tasks fail with [`Error::Closed`],
     /// running ones are interrupted, then the interpreters are destroyed. Used for pools whose
     /// owner is going away (the interpreter that created them from Python, or the runtime).
     pub fn terminate(&self) {
@@ -261,5 +265,46 @@ impl Pool {
 impl Drop for Pool {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Pools created from Python (`csp.Pool`), by the interpreter that created them, so they can
+/// be terminated before that interpreter is destroyed. Rust handles only, no Python objects.
+static POOLS: Mutex<Vec<(i64, Weak<Pool>)>> = Mutex::new(Vec::new());
+
+/// The locked registry of pools owned by interpreters.
+pub(crate) type PoolsGuard = MutexGuard<'static, Vec<(i64, Weak<Pool>)>>;
+
+/// Records that interpreter `owner` created `pool` (from Python): unless closed first, it is
+/// terminated when that interpreter ends ([`terminate_pools_of`]).
+pub(crate) fn own(owner: i64, pool: &Arc<Pool>) {
+    lock(&POOLS).push((owner, Arc::downgrade(pool)));
+}
+
+/// Locks the registry of pools owned by interpreters (held across `fork()`, see
+/// [`fork`](super::fork)).
+pub(crate) fn lock_pools() -> PoolsGuard {
+    lock(&POOLS)
+}
+
+/// Terminates the pools that interpreter `owner` created from Python and did not close
+/// (`csp.Pool`): their tasks' results could no longer be used (and a Ctrl-C exit must not wait
+/// for them). Call it detached: it joins the pools' threads.
+pub(crate) fn terminate_pools_of(owner: i64) {
+    let pools: Vec<Arc<Pool>> = {
+        let mut registry = lock(&POOLS);
+        let mut mine = Vec::new();
+        registry.retain(|(id, pool)| {
+            if *id == owner {
+                mine.extend(pool.upgrade());
+                false
+            } else {
+                pool.strong_count() > 0
+            }
+        });
+        mine
+    };
+    for pool in pools {
+        pool.terminate();
     }
 }

@@ -1,6 +1,8 @@
 //! Model tests of the concurrency core (channels, the parker, task completion) with loom: each
 //! test runs its threads under every interleaving loom explores (up to a preemption bound), on
-//! the loom primitives the [`sync`](crate::sync) facade hands out in this build.
+//! the loom primitives the [`facade`](crate::sync::facade) hands out in this build. The
+//! channels carry plain `i64`s: the core is generic, and the public `Value` channel only wraps
+//! it.
 //!
 //! Run them in release mode, in a target folder of their own:
 //!
@@ -12,17 +14,19 @@
 //! with a timeout (see [`Parker`]'s model of its sleep), so every abandon/withdraw/give-back
 //! path after a timeout is explored too. A deadline here only says "this wait is timed".
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use loom::thread;
 
-use crate::channel::{Channel, RecvError, Select, SelectError, Selected, SendErrorKind, Waited};
 use crate::error::Error;
-use crate::parker::{Parker, Wake, deadline_after};
-use crate::sync::Arc;
-use crate::sync::atomic::{AtomicBool, Ordering};
-use crate::task;
-use crate::value::Value;
+use crate::sync::channel::{
+    Channel, RecvError, Select, SelectError, Selected, SendError, SendErrorKind,
+};
+use crate::sync::facade::Arc;
+use crate::sync::facade::atomic::{AtomicBool, Ordering};
+use crate::sync::parker::{Parker, Wake, deadline_after};
+use crate::sync::task;
+use crate::sync::wait::plain_wait;
 
 /// Runs `f` under loom: every interleaving, or with `Some(n)` those with at most `n`
 /// preemptions (blocking is not a preemption) where that is too many to finish in a few
@@ -45,17 +49,9 @@ fn model(preemptions: Option<usize>, f: impl Fn() + Send + Sync + 'static) {
 /// A timeout for a timed wait: its length does not matter to loom (see the module docs).
 const TIMEOUT: Duration = Duration::from_secs(1);
 
-fn int(i: i64) -> Value {
-    Value::from(i)
-}
-
-/// The wait of a blocking operation on a thread not attached to Python (`Waited` from the
-/// parker's wake).
-fn plain_wait(parker: &Parker, deadline: Option<Instant>) -> Waited {
-    match parker.park(deadline) {
-        Wake::Timeout => Waited::Timeout,
-        Wake::Unparked | Wake::Signal => Waited::Continue,
-    }
+/// A value to send (any `T` would do; distinct ones show which arrived where).
+fn int(i: i64) -> i64 {
+    i
 }
 
 /// Rendezvous: a send and a receive on a capacity-0 channel meet, whichever blocks first; the
@@ -95,7 +91,8 @@ fn buffered_channel_delivers_each_value_once_in_order() {
 ///
 /// This is the model that finds the old `close` (which dequeued the blocked senders, released
 /// the channel's lock and only then completed them: a sender that gave up in that window
-/// found its entry gone and nothing handed back yet, and returned `Value::None`).
+/// found its entry gone and nothing handed back yet, and returned `Value::None`; the generic
+/// core now reports such a loss as `value: None`).
 #[test]
 fn close_racing_a_timed_out_sender_gives_its_value_back() {
     model(None, || {
@@ -110,7 +107,7 @@ fn close_racing_a_timed_out_sender_gives_its_value_back() {
         ));
         assert_eq!(
             error.value,
-            int(7),
+            Some(int(7)),
             "the value of a failed send ({:?})",
             error.kind
         );
@@ -136,7 +133,7 @@ fn close_racing_a_timed_sender_and_a_receiver_delivers_or_returns_exactly_once()
             Err(error) => {
                 assert_eq!(
                     error.value,
-                    int(7),
+                    Some(int(7)),
                     "the value of a failed send ({:?})",
                     error.kind
                 );
@@ -163,21 +160,21 @@ fn select_completes_exactly_one_of_two_receives() {
         a.close();
         b.close();
         let (sent_a, sent_b) = (send_a.join().unwrap(), send_b.join().unwrap());
-        let returned = |sent: Result<(), crate::SendError>| sent.expect_err("not received").value;
+        let returned = |sent: Result<(), SendError<i64>>| sent.expect_err("not received").value;
         match selected {
             Ok(Selected::Received { index, value }) if index == from_a => {
                 assert_eq!(value, int(1));
                 assert_eq!(sent_a, Ok(()));
-                assert_eq!(returned(sent_b), int(2));
+                assert_eq!(returned(sent_b), Some(int(2)));
             }
             Ok(Selected::Received { index, value }) if index == from_b => {
                 assert_eq!(value, int(2));
                 assert_eq!(sent_b, Ok(()));
-                assert_eq!(returned(sent_a), int(1));
+                assert_eq!(returned(sent_a), Some(int(1)));
             }
             Err(SelectError::Timeout) => {
-                assert_eq!(returned(sent_a), int(1));
-                assert_eq!(returned(sent_b), int(2));
+                assert_eq!(returned(sent_a), Some(int(1)));
+                assert_eq!(returned(sent_b), Some(int(2)));
             }
             other => panic!("unexpected {other:?}"),
         }
@@ -189,7 +186,7 @@ fn select_completes_exactly_one_of_two_receives() {
 #[test]
 fn close_wakes_blocked_receivers() {
     model(Some(4), || {
-        let ch = Channel::new(0);
+        let ch = Channel::<i64>::new(0);
         let (r1, r2) = (ch.clone(), ch.clone());
         let blocked = thread::spawn(move || r1.recv());
         let timed = thread::spawn(move || r2.recv_timeout(TIMEOUT));
@@ -219,7 +216,7 @@ fn recv_after_close_drains_the_buffer() {
         assert_eq!(ch.recv(), Err(RecvError::Closed));
         let late = sender.join().unwrap().expect_err("sent after close");
         assert_eq!(late.kind, SendErrorKind::Closed);
-        assert_eq!(late.value, int(3));
+        assert_eq!(late.value, Some(int(3)));
     });
 }
 
@@ -278,7 +275,7 @@ fn an_interrupt_is_delivered_exactly_when_reported() {
 #[test]
 fn a_completion_racing_wait_with_is_never_missed() {
     model(None, || {
-        let (task, completer) = task::pending::<i64>("model task");
+        let (task, completer) = task::pending::<i64>(std::sync::Arc::from([]), "model task");
         let worker = thread::spawn(move || completer.finish(Ok(5)));
         assert_eq!(task.wait_with(None, &mut plain_wait), Some(true));
         assert!(task.is_finished());
@@ -292,7 +289,7 @@ fn a_completion_racing_wait_with_is_never_missed() {
 #[test]
 fn a_timed_wait_with_and_a_dropped_completer() {
     model(None, || {
-        let (task, completer) = task::pending::<i64>("model task");
+        let (task, completer) = task::pending::<i64>(std::sync::Arc::from([]), "model task");
         let worker = thread::spawn(move || drop(completer));
         let finished = task.wait_with(deadline_after(TIMEOUT), &mut plain_wait);
         assert!(matches!(finished, Some(true) | Some(false)));

@@ -1,162 +1,119 @@
-//! [`Python<'py>`]: the zero-sized token that proves "this thread is attached to an
-//! interpreter", and the operations that need it.
+//! Python exceptions: the one set in an interpreter taken as an [`Error`]
+//! ([`Python::take_error`]), an [`Error`] raised as a Python exception ([`Python::raise`]), and
+//! the exception classes of the `csp` module ([`CspError`]), one set per interpreter (kept in
+//! its state dict, so Rust code can raise them without importing `csp`).
 
-use std::ffi::{CStr, CString};
-use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
+use std::ffi::CStr;
 
 use cpython_sys as ffi;
 
-use crate::error::{Error, PyException, Result};
-use crate::exceptions::CspError;
-use crate::object::Object;
+use crate::error::{Error, PyException, Result, is_not_shareable};
+use crate::python::convert::to_object;
+use crate::python::object::{Object, interpreter_cached};
+use crate::python::token::Python;
 use crate::value::Value;
 
-/// Proof that the current thread is attached to one interpreter (holds its GIL).
-///
-/// You get one inside [`Interpreter::with_python`](crate::Interpreter::with_python),
-/// [`Runtime::with_main`](crate::Runtime::with_main) or a pool task, for the duration of that
-/// closure. It is `Copy` but neither `Send` nor `Sync`: it cannot leave the thread, and its
-/// lifetime `'py` keeps the [`Object`]s made with it from outliving the attachment.
-///
-/// ```compile_fail
-/// # fn f(py: subinterp::Python<'_>) {
-/// std::thread::spawn(move || drop(py)); // `Python` is not `Send`
-/// # }
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Python<'py> {
-    _not_send: PhantomData<(&'py (), *mut ())>,
+/// An exception class of `csp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CspError {
+    /// `csp.ChannelClosed(Exception)`: receive from a closed, drained channel, or send on a
+    /// closed one; `.channel` is the channel and `.value` the value not sent (or None).
+    ChannelClosed,
+    /// `csp.Empty(Exception)`: `recv_nowait()` found nothing ready.
+    Empty,
+    /// `csp.Full(Exception)`: `send_nowait()` found no room (and no receiver waiting).
+    Full,
+    /// `csp.NotShareableError(TypeError)`: an object that cannot cross between interpreters.
+    NotShareable,
 }
 
-impl<'py> Python<'py> {
-    /// # Safety
-    /// The calling thread has an attached thread state for as long as `'py` lasts.
-    pub(crate) unsafe fn assume_attached() -> Self {
-        Python {
-            _not_send: PhantomData,
+impl CspError {
+    pub(crate) const ALL: [CspError; 4] = [
+        CspError::ChannelClosed,
+        CspError::Empty,
+        CspError::Full,
+        CspError::NotShareable,
+    ];
+
+    /// The class's name in the module.
+    pub(crate) fn name(self) -> &'static CStr {
+        match self {
+            CspError::ChannelClosed => c"ChannelClosed",
+            CspError::Empty => c"Empty",
+            CspError::Full => c"Full",
+            CspError::NotShareable => c"NotShareableError",
         }
     }
 
-    /// The id of the interpreter this thread is attached to (0 is the main interpreter).
-    pub fn interpreter_id(self) -> i64 {
-        // SAFETY: attached (the token exists), so there is a current interpreter.
-        unsafe { ffi::PyInterpreterState_GetID(ffi::PyInterpreterState_Get()) }
-    }
-
-    /// Runs statements in this interpreter's `__main__` module.
-    pub fn exec(self, code: &str) -> Result<()> {
-        self.run(code, c"<exec>", ffi::Py_file_input).map(drop)
-    }
-
-    /// Evaluates an expression in this interpreter's `__main__` module.
-    pub fn eval(self, expr: &str) -> Result<Object<'py>> {
-        self.run(expr, c"<eval>", ffi::Py_eval_input)
-    }
-
-    /// Compiles `code` under `filename` and runs it in `__main__`'s namespace.
-    fn run(self, code: &str, filename: &CStr, start: i32) -> Result<Object<'py>> {
-        let code = self.cstring(code, "code")?;
-        let globals = self.main_dict()?;
-        // SAFETY: attached; `code` and `filename` are NUL-terminated; the results are new
-        // references (or NULL with an exception set), owned by `Object`.
-        unsafe {
-            let compiled = Object::from_owned(
-                self,
-                ffi::Py_CompileString(code.as_ptr(), filename.as_ptr(), start),
-            )?;
-            Object::from_owned(
-                self,
-                ffi::PyEval_EvalCode(compiled.as_ptr(), globals.as_ptr(), globals.as_ptr()),
-            )
+    /// Its qualified name, as `PyException::type_name` reports it.
+    pub(crate) fn qualified(self) -> &'static CStr {
+        match self {
+            CspError::ChannelClosed => c"csp.ChannelClosed",
+            CspError::Empty => c"csp.Empty",
+            CspError::Full => c"csp.Full",
+            CspError::NotShareable => c"csp.NotShareableError",
         }
     }
 
-    /// This interpreter's `__main__` module.
-    pub fn main_module(self) -> Result<Object<'py>> {
-        // SAFETY: attached; returns a borrowed reference (or NULL with an exception set).
-        unsafe { Object::from_borrowed(self, ffi::PyImport_AddModule(c"__main__".as_ptr())) }
+    /// The class named `type_name` (qualified), if it is one of ours.
+    pub(crate) fn from_qualified(type_name: &str) -> Option<CspError> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.qualified().to_bytes() == type_name.as_bytes())
     }
 
-    /// `__main__.__dict__` of this interpreter.
-    pub(crate) fn main_dict(self) -> Result<Object<'py>> {
-        // SAFETY: attached; both calls return borrowed references (or NULL with an exception
-        // set), which `from_borrowed` turns into owned ones.
-        unsafe {
-            let main = ffi::PyImport_AddModule(c"__main__".as_ptr());
-            let main = Object::from_borrowed(self, main)?;
-            Object::from_borrowed(self, ffi::PyModule_GetDict(main.as_ptr()))
+    fn key(self) -> &'static CStr {
+        match self {
+            CspError::ChannelClosed => c"subinterp.ChannelClosed",
+            CspError::Empty => c"subinterp.Empty",
+            CspError::Full => c"subinterp.Full",
+            CspError::NotShareable => c"subinterp.NotShareableError",
         }
     }
 
-    /// Imports a module (`import name`) and returns it.
-    pub fn import(self, name: &str) -> Result<Object<'py>> {
-        let name = self.cstring(name, "module name")?;
-        // SAFETY: attached; returns a new reference or NULL with an exception set.
-        unsafe { Object::from_owned(self, ffi::PyImport_ImportModule(name.as_ptr())) }
-    }
-
-    /// The module `name` if it has been imported (`sys.modules[name]`), without importing it.
-    pub fn imported(self, name: &str) -> Result<Option<Object<'py>>> {
-        let name = self.object(&Value::from(name))?;
-        // SAFETY: attached; returns a new reference, or NULL with an exception only on error.
-        unsafe {
-            match Object::from_owned_opt(self, ffi::PyImport_GetModule(name.as_ptr())) {
-                Some(module) => Ok(Some(module)),
-                None if ffi::PyErr_Occurred().is_null() => Ok(None),
-                None => Err(self.take_error()),
+    fn doc(self) -> &'static CStr {
+        match self {
+            CspError::ChannelClosed => {
+                c"The channel is closed: raised by recv() once everything sent has been received, \
+                  and by send() (the value not sent is in .value). .channel is the channel."
+            }
+            CspError::Empty => c"recv_nowait(): no value is ready.",
+            CspError::Full => {
+                c"send_nowait(): the channel is full (with capacity 0: no receiver is waiting)."
+            }
+            CspError::NotShareable => {
+                c"The object cannot cross between interpreters: only None, bool, int, float, \
+                  complex, str, bytes, csp.SharedBytes, csp.Channel, and tuples or frozensets of \
+                  them do."
             }
         }
     }
 
-    /// `None`.
-    pub fn none(self) -> Object<'py> {
-        // SAFETY: attached; `Py_None()` is a valid (immortal) object.
-        unsafe { Object::from_borrowed(self, ffi::Py_None()).expect("None is never NULL") }
+    /// This interpreter's class, created on first use.
+    pub(crate) fn class(self, py: Python<'_>) -> Result<Object<'_>> {
+        interpreter_cached(py, self.key(), |py| {
+            // SAFETY: attached; reading a static exception type; the name and doc are
+            // NUL-terminated statics; the result is a new reference or NULL.
+            unsafe {
+                let base = match self {
+                    CspError::NotShareable => ffi::PyExc_TypeError,
+                    _ => ffi::PyExc_Exception,
+                };
+                Object::from_owned(
+                    py,
+                    ffi::PyErr_NewExceptionWithDoc(
+                        self.qualified().as_ptr(),
+                        self.doc().as_ptr(),
+                        base,
+                        std::ptr::null_mut(),
+                    ),
+                )
+            }
+        })
     }
+}
 
-    /// A new Python object for `value`, in this interpreter.
-    pub fn object(self, value: &Value) -> Result<Object<'py>> {
-        crate::value::to_object(self, value)
-    }
-
-    /// A Python callable that runs the Rust closure `f` with the call's arguments converted to
-    /// [`Value`]s, and returns its result converted back. An `Err` raises it as a Python
-    /// exception; a panic raises `RuntimeError` instead of unwinding into C.
-    ///
-    /// `f` must be `Send + Sync`: Python threads of the interpreter may call it at the same
-    /// time (one of them inside [`allow_threads`](Self::allow_threads)) and drop it, on OS
-    /// threads other than this one.
-    pub fn function<F>(self, name: &str, f: F) -> Result<Object<'py>>
-    where
-        F: Fn(Python<'_>, Vec<Value>) -> Result<Value> + Send + Sync + 'static,
-    {
-        crate::object::rust_function(self, name, Box::new(f))
-    }
-
-    /// Detaches from the interpreter while `f` runs, so other threads of this interpreter can
-    /// run Python meanwhile; reattaches afterwards (also if `f` panics).
-    ///
-    /// `f` must be `Send` so it cannot capture a `Python` token or `Object`.
-    pub fn allow_threads<T, F>(self, f: F) -> T
-    where
-        F: FnOnce() -> T + Send,
-    {
-        // SAFETY: attached (the token exists); the thread state saved here is restored below
-        // before the token can be used again.
-        let saved = unsafe { ffi::PyEval_SaveThread() };
-        let result = panic::catch_unwind(AssertUnwindSafe(f));
-        // SAFETY: `saved` is this thread's thread state, detached above.
-        unsafe { ffi::PyEval_RestoreThread(saved) };
-        result.unwrap_or_else(|payload| panic::resume_unwind(payload))
-    }
-
-    /// A `CString`, or a Python `ValueError` naming `what` if `s` contains NUL.
-    pub(crate) fn cstring(self, s: &str, what: &str) -> Result<CString> {
-        CString::new(s)
-            .map_err(|_| Error::exception("ValueError", format!("{what} contains a NUL character")))
-    }
-
+impl<'py> Python<'py> {
     /// Takes the exception currently set in this interpreter and turns it into an [`Error`].
     ///
     /// The traceback is formatted with the `traceback` module; a failure there falls back to
@@ -226,7 +183,7 @@ impl<'py> Python<'py> {
         let mut csp_class = None;
         let (exc_type, message, note) = match error {
             Error::Python(exc) => {
-                csp_class = crate::value::is_not_shareable(exc)
+                csp_class = is_not_shareable(exc)
                     .then_some(CspError::NotShareable)
                     .or_else(|| CspError::from_qualified(&exc.type_name))
                     .and_then(|kind| kind.class(self).ok());
@@ -261,8 +218,7 @@ impl<'py> Python<'py> {
             _ => (unsafe { ffi::PyExc_RuntimeError }, error.to_string(), None),
         };
         let result = (|| -> Result<Object<'py>> {
-            let args =
-                crate::value::to_object(self, &Value::Tuple(vec![Value::Str(message.clone())]))?;
+            let args = to_object(self, &Value::Tuple(vec![Value::Str(message.clone())]))?;
             // SAFETY: attached; `exc_type` is a live exception class; `args` a tuple.
             let exc = unsafe {
                 Object::from_owned(self, ffi::PyObject_CallObject(exc_type, args.as_ptr()))?

@@ -1,14 +1,14 @@
-//! The synchronisation primitives of the concurrency core ([`channel`](crate::channel),
-//! [`parker`](crate::parker), [`task`](crate::task)): std's, or loom's in the model tests.
+//! The synchronisation primitives of the concurrency core ([`channel`](super::channel),
+//! [`parker`](super::parker), [`task`](super::task)): std's, or loom's in the model tests.
 //!
 //! The crate's unit tests built with `RUSTFLAGS="--cfg loom"` (`cfg(all(loom, test))`: loom is
 //! a dev-dependency) get loom's mock `Arc`, `Mutex`, `Condvar`, atomics and thread locals, so
 //! that `loom_tests` can explore every interleaving of the core's threads. Every other build,
 //! including a non-test one with `--cfg loom`, uses std's: the facade then changes nothing.
 //!
-//! Only what the models exercise goes through here. A [`Parker`](crate::parker::Parker) is
+//! Only what the models exercise goes through here. A [`Parker`](super::parker::Parker) is
 //! shared in a std `Arc` (other modules keep one), and the crate's other locks use
-//! [`task::lock`](crate::task::lock) on std mutexes.
+//! [`sync::lock`](super::lock) on std mutexes.
 
 #[cfg(all(loom, test))]
 pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard, atomic};
@@ -20,8 +20,8 @@ pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, atomic};
 #[cfg(not(all(loom, test)))]
 pub(crate) use std::thread_local;
 
-/// Locks a mutex of this facade, ignoring poisoning (like [`crate::task::lock`], which it is
-/// outside the model tests).
+/// Locks a mutex of this facade, ignoring poisoning (like [`sync::lock`](super::lock), which
+/// it is outside the model tests).
 #[cfg(all(loom, test))]
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
@@ -30,4 +30,4 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 #[cfg(not(all(loom, test)))]
-pub(crate) use crate::task::lock;
+pub(crate) use super::lock;

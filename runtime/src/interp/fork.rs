@@ -3,8 +3,8 @@
 //! A forked child has one thread: the one that called `fork()`. Every interpreter thread of
 //! the parent (pool workers, `go` interpreters, warm ones, the reaper and refill threads) is
 //! gone, and with patch 0001 their interpreters are dropped in the child without running any
-//! of their code. So the runtime counts forks ([`generation`]) and everything tied to threads
-//! remembers the generation it was made in:
+//! of their code. So the runtime counts forks ([`generation`](crate::sync::generation)) and
+//! everything tied to threads remembers the generation it was made in:
 //!
 //! - the runtime starts afresh in the child (`Runtime::current()` gives a new one with no
 //!   interpreters, an empty warm stock and no `go` interpreters), so new pools, interpreters and
@@ -20,22 +20,10 @@
 //! registry locks the child replaces (so no vanished thread can hold them), and the child
 //! handler bumps the generation and resets the runtime before releasing them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{JoinHandle, ThreadId};
 
-/// Forks survived by this process, counted in the child.
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-
-/// The number of `fork()`s between the process's start and this one.
-pub(crate) fn generation() -> u64 {
-    GENERATION.load(Ordering::Acquire)
-}
-
-/// Whether something made in `generation` belongs to a parent process (this is a forked
-/// child of the one that made it).
-pub(crate) fn orphaned(generation: u64) -> bool {
-    generation != self::generation()
-}
+use crate::interp::runtime;
+use crate::sync::generation::{count_fork, generation, orphaned};
 
 /// An OS thread the runtime started, joined only in the process that started it.
 #[derive(Debug)]
@@ -92,16 +80,16 @@ pub(crate) fn install_handlers() {
 }
 
 extern "C" fn prepare() {
-    abort_on_panic(crate::runtime::before_fork);
+    abort_on_panic(runtime::before_fork);
 }
 
 extern "C" fn parent() {
-    abort_on_panic(crate::runtime::after_fork_in_parent);
+    abort_on_panic(runtime::after_fork_in_parent);
 }
 
 extern "C" fn child() {
-    GENERATION.fetch_add(1, Ordering::AcqRel);
-    abort_on_panic(crate::runtime::after_fork_in_child);
+    count_fork();
+    abort_on_panic(runtime::after_fork_in_child);
 }
 
 /// Runs a fork handler; a panic cannot unwind into `fork()`, so it ends the process.

@@ -1,28 +1,36 @@
-//! The `csp` Python module, built into every interpreter the runtime starts.
+//! The `csp` layer: the `csp` Python module, built into every interpreter the runtime starts.
 //!
 //! Multi-phase init (`Py_mod_exec`) with per-module state, declared safe for interpreters with
 //! their own GIL; no process-global `PyObject*`. The Rust part here is a small set of private
 //! functions (`_pool_new`, `_pool_submit`, `_task_result`, ...) over [`Pool`] and [`Task`]
-//! handles held in capsules; the public API (`Pool`, `Task`, `map`) is Python code in
-//! `csp.py`, run in the module's namespace by `Py_mod_exec`.
+//! handles held in capsules; the public API (`Pool`, `Task`, `map`, `go`, `select`,
+//! `InterpreterPoolExecutor`) is Python code in `csp.py` (beside this file), run in the
+//! module's namespace by `Py_mod_exec`, and `csp_executor.py`, the executor's caller side, run
+//! on first use. `csp.Channel`, `csp.SharedBytes` and the exception classes are made by the
+//! layer below ([`python`](crate::python)), since converting values needs them too.
+//!
+//! The top layer: it may use every other one; nothing names it but the runtime, which
+//! registers [`PyInit_csp`] (see the crate documentation).
 
 use std::ffi::{CStr, CString, c_int, c_void};
 use std::ptr::null_mut;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 use cpython_sys as ffi;
 
-use crate::args::type_error;
-use crate::blocking::{Raised, block_detached};
-use crate::channel::Channel;
-use crate::error::{Error, Result};
-use crate::exceptions::CspError;
-use crate::interpreter::Target;
-use crate::marker::Python;
-use crate::object::{Object, trampoline, trampoline_unraisable};
-use crate::pool::{Pool, PoolConfig};
-use crate::runtime::Runtime;
-use crate::task::{Task, lock};
+use crate::error::{Error, Result, type_error};
+use crate::interp::interpreter::Target;
+use crate::interp::pool::{self, Pool, PoolConfig};
+use crate::interp::runtime::Runtime;
+use crate::python::blocking::{Raised, block_detached};
+use crate::python::exceptions::CspError;
+use crate::python::object::Object;
+use crate::python::token::Python;
+use crate::python::trampoline::{raw_slice, trampoline, trampoline_unraisable};
+use crate::python::{args, py_channel, shared_bytes};
+use crate::sync::parker::deadline_after;
+use crate::sync::task::Task;
+use crate::value::channel::Channel;
 use crate::value::{SHARED_BYTES_THRESHOLD, Value};
 
 /// The Python half of the module.
@@ -33,40 +41,6 @@ const CSP_EXECUTOR_PY: &str = include_str!("csp_executor.py");
 
 const POOL_CAPSULE: &CStr = c"csp.Pool";
 const TASK_CAPSULE: &CStr = c"csp.Task";
-
-/// Pools created from Python, by the interpreter that created them, so they can be closed
-/// before that interpreter is destroyed. Rust handles only, no Python objects.
-static POOLS: Mutex<Vec<(i64, Weak<Pool>)>> = Mutex::new(Vec::new());
-
-/// The locked registry of pools created from Python.
-pub(crate) type PoolsGuard = std::sync::MutexGuard<'static, Vec<(i64, Weak<Pool>)>>;
-
-/// Locks the registry of pools created from Python (held across `fork()`, see `fork.rs`).
-pub(crate) fn lock_pools() -> PoolsGuard {
-    lock(&POOLS)
-}
-
-/// Terminates the pools that interpreter `owner` created from Python and did not close
-/// (`csp.Pool`): their tasks' results could no longer be used (and a Ctrl-C exit must not wait
-/// for them). Call it detached: it joins the pools' threads.
-pub(crate) fn terminate_pools_of(owner: i64) {
-    let pools: Vec<Arc<Pool>> = {
-        let mut registry = lock(&POOLS);
-        let mut mine = Vec::new();
-        registry.retain(|(id, pool)| {
-            if *id == owner {
-                mine.extend(pool.upgrade());
-                false
-            } else {
-                pool.strong_count() > 0
-            }
-        });
-        mine
-    };
-    for pool in pools {
-        pool.terminate();
-    }
-}
 
 /// Per-module state: strong references the module keeps to objects of its interpreter.
 #[repr(C)]
@@ -110,7 +84,7 @@ macro_rules! entry {
             // `args`.
             unsafe {
                 trampoline(concat!("csp.", stringify!($body)), null_mut(), |py| {
-                    $body(py, crate::object::raw_slice(args, nargs.max(0) as usize))
+                    $body(py, raw_slice(args, nargs.max(0) as usize))
                 })
             }
         }
@@ -151,7 +125,7 @@ static mut METHODS: [ffi::PyMethodDef; 16] = [
     fastcall(c"_executor_submit", executor_submit_entry, c""),
     fastcall(c"_go_counts", go_counts_entry, c""),
     fastcall(c"_unbounded_channel", unbounded_channel_entry, c""),
-    crate::py_channel::SELECT_METHOD,
+    py_channel::SELECT_METHOD,
     ffi::PyMethodDef {
         ml_name: std::ptr::null(),
         ml_meth: None,
@@ -206,13 +180,13 @@ unsafe extern "C" fn exec_module(module: *mut ffi::PyObject) -> c_int {
     // `ModuleState`'s size and starts zeroed.
     unsafe {
         trampoline("csp module init", -1, |py| {
-            let ty = crate::shared_bytes::type_object(py)?;
+            let ty = shared_bytes::type_object(py)?;
             let state = ffi::PyModule_GetState(module).cast::<ModuleState>();
             if state.is_null() {
                 return Err(py.take_error());
             }
             (*state).shared_bytes = ty.clone().into_ptr();
-            let channel = crate::py_channel::type_object(py)?;
+            let channel = py_channel::type_object(py)?;
             if ffi::PyModule_AddObjectRef(module, c"Channel".as_ptr(), channel.as_ptr()) < 0 {
                 return Ok(-1);
             }
@@ -433,7 +407,7 @@ fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::Py
         let max_tasks = if max_tasks.is_none() {
             None
         } else {
-            Some(crate::args::count(&max_tasks, "max_tasks_per_child")?)
+            Some(args::count(&max_tasks, "max_tasks_per_child")?)
         };
         (workers, optional_str(py, args[1])?, max_tasks)
     };
@@ -443,7 +417,7 @@ fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::Py
         .max_tasks_per_worker(max_tasks);
     config.workers = workers;
     let pool = Arc::new(py.allow_threads(|| Pool::with_config(&runtime, config))?);
-    lock(&POOLS).push((py.interpreter_id(), Arc::downgrade(&pool)));
+    pool::own(py.interpreter_id(), &pool);
     new_pool_object(py, pool)
 }
 
@@ -515,7 +489,7 @@ fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
     let (task, timeout) = unsafe {
         let task: &Task<Value> = from_capsule(py, args[0], TASK_CAPSULE)?;
         let timeout = Object::from_borrowed(py, args[1])?;
-        (task, crate::args::timeout(Some(&timeout))?)
+        (task, args::timeout(Some(&timeout))?)
     };
     if task.orphaned() {
         return Err(Error::Forked("task"));
@@ -525,7 +499,7 @@ fn _task_result(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi:
             "this task runs on the interpreter that is waiting for it".into(),
         ));
     }
-    let deadline = timeout.and_then(crate::parker::deadline_after);
+    let deadline = timeout.and_then(deadline_after);
     match block_detached(py, |wait| task.wait_with(deadline, wait)) {
         Ok(true) => {}
         Ok(false) => {

@@ -8,19 +8,21 @@
 //!   first; one that arrives in the instant between that check and going to sleep (or that the
 //!   kernel gave to another thread) would not interrupt the sleep, so the main thread of the
 //!   main interpreter, and only it, also looks again every [`SIGNAL_RECHECK`];
-//! - the interpreter was interrupted ([`Worker::interrupt`](crate::worker::Worker)):
-//!   the asynchronous exception it set (`KeyboardInterrupt`) is raised at once.
+//! - the interpreter was interrupted (by [`Worker::interrupt`](crate::interp::worker::Worker),
+//!   which also interrupts the thread's [`Parker`]): the asynchronous exception it set
+//!   (`KeyboardInterrupt`) is raised at once.
 //!
 //! An operation that completed meanwhile still wins; the signal or interrupt then fires at the
 //! next bytecode, as it would have anyway. Nothing is lost either way.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cpython_sys as ffi;
 
-use crate::channel::Waited;
-use crate::marker::Python;
-use crate::parker::{Parker, Wake};
+use crate::python::token::Python;
+use crate::sync::parker::{Parker, Wake};
+use crate::sync::wait::{Wait, Waited};
 
 /// How often the main thread re-checks for signals while blocked (a safety net: a signal
 /// normally wakes it at once).
@@ -30,8 +32,22 @@ const SIGNAL_RECHECK: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub(crate) struct Raised;
 
-/// What a parked operation calls for each sleep (see [`Waited`]).
-pub(crate) type Wait<'a> = dyn FnMut(&Parker, Option<Instant>) -> Waited + 'a;
+/// The thread that runs Python's signal handlers (`pthread_self()`; 0: none): the one that
+/// initialised the runtime, or in a forked child the one that forked. Kept by the runtime
+/// ([`set_signal_thread`]); an atomic, since a fork handler sets it.
+static SIGNAL_THREAD: AtomicU64 = AtomicU64::new(0);
+
+/// Makes the calling thread the one that handles signals while blocked in the main
+/// interpreter (`true`), or no thread (`false`, the runtime has shut down).
+pub(crate) fn set_signal_thread(this_thread: bool) {
+    let thread = if this_thread { current_thread() } else { 0 };
+    SIGNAL_THREAD.store(thread, Ordering::Release);
+}
+
+fn current_thread() -> u64 {
+    // SAFETY: `pthread_self` has no preconditions.
+    unsafe { libc::pthread_self() as u64 }
+}
 
 /// Runs `op` detached, giving it the wait to park with; `op` returns `None` when that wait
 /// told it to abort. Handles signals and interrupts as the module documentation says.
@@ -40,8 +56,8 @@ pub(crate) fn block_detached<R: Send>(
     mut op: impl FnMut(&mut Wait<'_>) -> Option<R> + Send,
 ) -> Result<R, Raised> {
     let parker = Parker::current();
-    let handles_signals = py.interpreter_id() == 0
-        && crate::Runtime::current().is_ok_and(|runtime| runtime.is_main_thread());
+    let handles_signals =
+        py.interpreter_id() == 0 && SIGNAL_THREAD.load(Ordering::Acquire) == current_thread();
     let mut wait =
         |parker: &Parker, deadline: Option<Instant>| python_wait(parker, deadline, handles_signals);
     loop {

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use cpython_sys as ffi;
 
-use crate::error::{Error, Result};
-use crate::marker::Python;
-use crate::object::Object;
+use crate::error::{Result, type_error, value_error};
+use crate::python::object::Object;
+use crate::python::token::Python;
 
 /// The arguments of one call, matched to parameter names: `params[i]` is `Some` when given
 /// (positionally or by keyword).
@@ -123,14 +123,4 @@ pub(crate) fn count(obj: &Object<'_>, what: &str) -> Result<usize> {
             obj.repr().unwrap_or_else(|_| obj.type_name())
         ))),
     }
-}
-
-/// A `TypeError` to raise.
-pub(crate) fn type_error(message: String) -> Error {
-    Error::exception("TypeError", message)
-}
-
-/// A `ValueError` to raise.
-pub(crate) fn value_error(message: String) -> Error {
-    Error::exception("ValueError", message)
 }

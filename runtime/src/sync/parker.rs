@@ -18,8 +18,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::sync::atomic::{AtomicI32, Ordering};
-use crate::sync::{Mutex, lock};
+use crate::sync::facade::atomic::{AtomicI32, Ordering};
+use crate::sync::facade::{Mutex, lock};
 
 /// No token, nobody waiting.
 const EMPTY: i32 = 0;
@@ -64,7 +64,7 @@ struct Interrupt {
     requested: bool,
 }
 
-crate::sync::thread_local! {
+crate::sync::facade::thread_local! {
     static CURRENT: Arc<Parker> = Arc::new(Parker {
         state: AtomicI32::new(EMPTY),
         interrupt: Mutex::new(Interrupt::default()),
