@@ -216,10 +216,15 @@ fn non_shareable_arguments_are_refused_by_type_name() {
             .message()
             .starts_with("list is not shareable")
     );
-    let err = i.eval("'\\ud800'").unwrap_err();
-    assert!(
-        err.is_python("UnicodeEncodeError"),
-        "lone surrogates: {err:?}"
+    // A str with lone surrogates is not Unicode text, but it is a str: it crosses as is.
+    let odd = i.eval("'a\\ud800b'").unwrap();
+    assert_eq!(odd, Value::StrWithSurrogates(b"a\xed\xa0\x80b"[..].into()));
+    assert_eq!(odd.type_name(), "str");
+    assert_eq!(odd.as_str(), None);
+    i.exec("def same(x): return x == 'a\\ud800b'").unwrap();
+    assert_eq!(
+        i.call("__main__:same", vec![odd]).unwrap(),
+        Value::Bool(true)
     );
     i.exec("t = ()\nfor _ in range(600): t = (t,)").unwrap();
     let err = i.eval("t").unwrap_err();

@@ -44,6 +44,11 @@ fn to_object_at<'py>(py: Python<'py>, value: &Value, depth: usize) -> Result<Obj
             Value::Float(f) => ffi::PyFloat_FromDouble(*f),
             Value::Complex { re, im } => ffi::PyComplex_FromDoubles(*re, *im),
             Value::Str(s) => ffi::PyUnicode_FromStringAndSize(s.as_ptr().cast(), s.len() as isize),
+            Value::StrWithSurrogates(b) => ffi::PyUnicode_DecodeUTF8(
+                b.as_ptr().cast(),
+                b.len() as isize,
+                c"surrogatepass".as_ptr(),
+            ),
             Value::Bytes(b) if b.len() >= SHARED_BYTES_THRESHOLD => {
                 return shared_bytes::new(py, b.as_arc().clone());
             }
@@ -103,7 +108,7 @@ fn from_object_at(obj: &Object<'_>, depth: usize) -> Result<Value> {
                 im: ffi::PyComplex_ImagAsDouble(ptr),
             })
         } else if ffi::PyUnicode_CheckExact(ptr) != 0 {
-            obj.utf8_strict().map(Value::Str)
+            obj.text()
         } else if ffi::PyBytes_CheckExact(ptr) != 0 {
             let data = ffi::PyBytes_AS_STRING(ptr);
             let len = ffi::PyBytes_GET_SIZE(ptr) as usize;
@@ -165,20 +170,39 @@ fn int(obj: &Object<'_>) -> Result<Int> {
 }
 
 impl Object<'_> {
-    /// The text of a `str`; a `UnicodeEncodeError` for lone surrogates (which UTF-8 cannot
-    /// hold) rather than a lossy copy.
-    fn utf8_strict(&self) -> Result<String> {
+    /// The value of a `str`: [`Value::Str`], or [`Value::StrWithSurrogates`] when it holds
+    /// lone surrogates (which UTF-8, and so a `String`, cannot hold), never a lossy copy.
+    fn text(&self) -> Result<Value> {
         let mut len = 0;
-        // SAFETY: attached; the UTF-8 buffer lives as long as the str.
+        // SAFETY: attached; the UTF-8 buffer lives as long as the str; the encoded bytes are a
+        // new reference owned by an `Object`.
         unsafe {
             let data = ffi::PyUnicode_AsUTF8AndSize(self.as_ptr(), &mut len);
             if data.is_null() {
-                return Err(self.py().take_error());
+                if ffi::PyErr_ExceptionMatches(ffi::PyExc_UnicodeEncodeError) == 0 {
+                    return Err(self.py().take_error());
+                }
+                ffi::PyErr_Clear();
+                let encoded = Object::from_owned(
+                    self.py(),
+                    ffi::PyUnicode_AsEncodedString(
+                        self.as_ptr(),
+                        c"utf-8".as_ptr(),
+                        c"surrogatepass".as_ptr(),
+                    ),
+                )?;
+                let bytes = raw_slice(
+                    ffi::PyBytes_AS_STRING(encoded.as_ptr()).cast::<u8>(),
+                    ffi::PyBytes_GET_SIZE(encoded.as_ptr()) as usize,
+                );
+                return Ok(Value::StrWithSurrogates(bytes.into()));
             }
             let bytes = raw_slice(data.cast::<u8>(), len as usize);
-            Ok(std::str::from_utf8(bytes)
-                .expect("CPython returned invalid UTF-8")
-                .to_owned())
+            Ok(Value::Str(
+                std::str::from_utf8(bytes)
+                    .expect("CPython returned invalid UTF-8")
+                    .to_owned(),
+            ))
         }
     }
 }

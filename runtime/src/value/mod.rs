@@ -46,6 +46,10 @@ pub enum Value {
     },
     /// `str`.
     Str(String),
+    /// A `str` holding lone surrogates (`"\u{d800}"` cannot be in a Rust `String`): its code
+    /// points encoded as UTF-8 with the surrogates encoded like any other code point
+    /// (CPython's `surrogatepass`). [`as_str`](Self::as_str) is `None` for it.
+    StrWithSurrogates(Box<[u8]>),
     /// `bytes` (or a `csp.SharedBytes` buffer, which arrives as one when large).
     Bytes(Bytes),
     /// `tuple`.
@@ -118,7 +122,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Float(_) => "float",
             Value::Complex { .. } => "complex",
-            Value::Str(_) => "str",
+            Value::Str(_) | Value::StrWithSurrogates(_) => "str",
             Value::Bytes(_) => "bytes",
             Value::Tuple(_) => "tuple",
             Value::FrozenSet(_) => "frozenset",
@@ -137,6 +141,7 @@ impl PartialEq for Value {
             (Float(a), Float(b)) => a == b,
             (Complex { re: a, im: b }, Complex { re: c, im: d }) => a == c && b == d,
             (Str(a), Str(b)) => a == b,
+            (StrWithSurrogates(a), StrWithSurrogates(b)) => a == b,
             (Bytes(a), Bytes(b)) => a == b,
             (Channel(a), Channel(b)) => a.same(b),
             (Tuple(a), Tuple(b)) => a == b,

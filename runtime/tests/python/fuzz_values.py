@@ -33,9 +33,8 @@ another exception.
 A failing case can be rerun alone: each case's value depends only on the seed and its index
 (``--seed S --only I``).
 
-``--surrogates`` adds strings with lone surrogates ('\\ud800'), which the README says cross
-like any str; they are left out by default because the runtime refuses them (with a
-RuntimeError wrapping a UnicodeEncodeError), a bug reported separately.
+Strings include lone surrogates ('\\ud800') now and then: they cross like any str
+(``--no-surrogates`` leaves them out).
 """
 
 import argparse
@@ -720,8 +719,8 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--only", type=int, default=None, help="run only this case")
-    parser.add_argument("--surrogates", action="store_true",
-                        help="include strings with lone surrogates (a known failure)")
+    parser.add_argument("--no-surrogates", dest="surrogates", action="store_false",
+                        help="leave out strings with lone surrogates")
     parser.add_argument("--verbose", "-v", action="store_true", help="print every case")
     args = parser.parse_args()
 

@@ -302,6 +302,18 @@ class SelectTests(unittest.TestCase):
         a.send("x")
         self.assertEqual(csp.select(decoy, a), (a, "x"))
 
+    def test_strings_with_lone_surrogates_cross_unchanged(self):
+        # Regression: these could not be converted to UTF-8 and raised RuntimeError.
+        values = ["\ud800", "a\udfffb", "\U0001f600\udc80", ("\ud83d", frozenset({"\udc00"}))]
+        ch = csp.Channel(len(values))
+        for value in values:
+            ch.send(value)
+        self.assertEqual([ch.recv() for _ in values], values)
+        for value in values:
+            self.assertEqual(csp.go(identity, value).result(10), value)
+        self.assertEqual(csp.select((ch, "\udead")), (ch, None))
+        self.assertEqual(ch.recv(), "\udead")
+
     def test_infinite_and_huge_timeouts_wait_without_a_deadline(self):
         # Regression: these overflowed Rust's Instant and panicked.
         ch = csp.Channel(1)
