@@ -1,5 +1,7 @@
 //! The whole command line of `cargo xtask`, declared in one place.
 
+use std::path::PathBuf;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Build, patch and test the pinned CPython that subinterp runs on.
@@ -28,6 +30,9 @@ pub enum Command {
     Bench(Bench),
     /// Soak and fault tests of the runtime and the value fuzzer, on the release binary.
     Stress(Stress),
+    /// A program that embeds subinterp as a self-contained directory (binary, libpython, the
+    /// standard library, its Python files) that can be copied anywhere and run.
+    Bundle(Bundle),
 }
 
 /// What to build: these choices (with the patch contents) key the install prefix.
@@ -142,6 +147,28 @@ pub struct Stress {
     /// Seed of the value fuzzer (default: 0 with `--quick`, else taken from the clock).
     #[arg(long)]
     pub seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct Bundle {
+    /// The `Cargo.toml` of the program's package.
+    #[arg(long, default_value = "Cargo.toml")]
+    pub manifest_path: PathBuf,
+    /// The binary to bundle.
+    #[arg(long)]
+    pub bin: String,
+    /// Where to put the bundle (default `target/bundle/<BIN>`; replaced if it exists).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A folder of the program's Python modules, made importable in every interpreter.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// A venv's `site-packages` (or any folder of packages) to ship as well.
+    #[arg(long)]
+    pub site_packages: Option<PathBuf>,
+    /// Keep the debug information of the binary, libpython and the extension modules.
+    #[arg(long)]
+    pub no_strip: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 
 mod bench;
 mod build_python;
+mod bundle;
 mod deps;
 mod flags;
 mod layout;
@@ -31,6 +32,7 @@ fn main() -> std::process::ExitCode {
         Command::Test(args) => test_all::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Stress(args) => stress::run(args),
+        Command::Bundle(args) => bundle::run(args),
         Command::Patches(args) => match &args.command {
             PatchesCommand::Check { source } => patches::check(source),
         },

@@ -43,8 +43,23 @@ fn main() -> Result<(), subinterp::Error> {
     let task = runtime.go("builtins:sum", vec![ch.clone().into()]);
     println!("sum over a channel: {:?}", task.wait()?);
 
+    // Where Python came from: the build's prefix, or the bundle's own copy.
+    let home = runtime.with_main(|py| py.eval("__import__('sys').prefix")?.str())??;
+    println!("python home: {home}");
+    println!("libpython: {}", libpython_path().unwrap_or_default());
+
     drop(pool);
     runtime.shutdown()
+}
+
+/// The file libpython was loaded from.
+fn libpython_path() -> Option<String> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    // The path is the rest of the line from its first '/' (it may contain spaces).
+    maps.lines()
+        .filter_map(|line| line.find('/').map(|at| &line[at..]))
+        .find(|path| path.contains("libpython"))
+        .map(str::to_owned)
 }
 
 /// CPU time of the whole process so far, in seconds.

@@ -44,7 +44,9 @@ static PHASE: Mutex<Phase> = Mutex::new(Phase::Uninitialized);
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RuntimeConfig {
-    /// The Python home (prefix holding `lib/python3.13`); default [`DEFAULT_PYTHON_HOME`].
+    /// The Python home (prefix holding `lib/python3.13`); default: the running program's own
+    /// directory when `lib/python3.13` is beside it (a relocatable bundle made by `cargo xtask
+    /// bundle`), else [`DEFAULT_PYTHON_HOME`].
     pub home: PathBuf,
     /// Ignore `PYTHON*` environment variables and the user site directory, as `python -I`
     /// does (default `true`: an embedded runtime should not depend on the environment).
@@ -67,7 +69,7 @@ pub struct RuntimeConfig {
 impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
-            home: PathBuf::from(DEFAULT_PYTHON_HOME),
+            home: default_home(),
             isolated: true,
             install_signal_handlers: false,
             argv: Vec::new(),
@@ -75,6 +77,19 @@ impl Default for RuntimeConfig {
             warm_interpreters: default_workers(),
         }
     }
+}
+
+/// See [`RuntimeConfig::home`].
+fn default_home() -> PathBuf {
+    let minor: Vec<&str> = PYTHON_VERSION.split('.').take(2).collect();
+    let stdlib = Path::new("lib")
+        .join(format!("python{}", minor.join(".")))
+        .join("os.py");
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        .filter(|dir| dir.join(&stdlib).is_file())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_PYTHON_HOME))
 }
 
 impl RuntimeConfig {
