@@ -1,5 +1,5 @@
 //! Interpreter start-up and memory through the runtime, as its users see them (part of
-//! `cargo xtask bench`, see README.md; `bench/startup.py` measures CPython's own part with
+//! `cargo xtask bench`, see README.md; `bench-scripts/startup.py` measures CPython's own part with
 //! `_interpreters`):
 //!
 //! - cold create: `Interpreter::new` with no warm stock, until the interpreter is ready;

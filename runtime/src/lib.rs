@@ -96,7 +96,8 @@
 //! `csp.current_interpreter()` and `csp.SharedBytes`. Waiting releases the GIL (and lets
 //! Ctrl-C through in the main interpreter). Functions cross by module and qualified name;
 //! those of the main script are found the way multiprocessing's spawn finds them. The
-//! `subinterp` binary (`subinterp run SCRIPT [ARGS]`) runs a script with all of this.
+//! `subinterp` binary (package `subinterp-cli`: `subinterp run SCRIPT [ARGS]`) runs a script
+//! with all of this.
 //!
 //! # Layers
 //!

@@ -6,7 +6,7 @@
 //!   that `lib.rs` declares and [`UPWARD`] lists. Layers below `python/` do not use
 //!   `cpython_sys` either.
 //! - Comments and doc comments of the repository's Rust and Python files name only paths that
-//!   exist (`tests/python/test_csp.py`, `runtime/bench/...`, `interp/fork.rs`), and cite no
+//!   exist (`tests/python/test_csp.py`, `runtime/bench-scripts/...`, `interp/fork.rs`), and cite no
 //!   numbered section of a document that is not in the repository, such as the design notes
 //!   (which `docs/architecture.md` stands in for).
 //!
@@ -489,7 +489,7 @@ fn exists_under(base: &Path, path: &str) -> bool {
     !path.is_empty() && base.join(path).exists()
 }
 
-/// The path-like words of a comment: `a/b.rs`, `dir/sub/`, `runtime/bench/...`, a bare file
+/// The path-like words of a comment: `a/b.rs`, `dir/sub/`, `runtime/bench-scripts/...`, a bare file
 /// name with a `.rs` or `.py` extension.
 fn path_words(comment: &str) -> Vec<String> {
     let allowed = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '*');
@@ -551,7 +551,7 @@ fn stale_paths(file: &Path, comment: &str, root: &Path, names: &[String]) -> Vec
             continue; // a URL or an absolute path
         }
         if word.contains('/') {
-            // Up to the first wildcard (`bench/*.py`, `runtime/bench/...`).
+            // Up to the first wildcard (`bench-scripts/*.py`, `runtime/bench-scripts/...`).
             let fixed: Vec<&str> = word
                 .split('/')
                 .take_while(|part| !part.contains('*') && !part.is_empty())
@@ -643,7 +643,7 @@ fn the_checks_catch_what_they_should() {
     let names = vec!["fork.rs".to_owned()];
     for stale in [
         "// Run by `cargo test` (tests/python_suite.rs).",
-        "//! See runtime/bench/nothing_here.py.",
+        "//! See runtime/bench-scripts/nothing_here.py.",
         "/// As DESIGN §5 says.",
         "# see `gone.py`",
     ] {
@@ -653,7 +653,7 @@ fn the_checks_catch_what_they_should() {
         );
     }
     for fine in [
-        "// See `tests/python/test_csp.py` and runtime/bench/... and `bench/*.py`.",
+        "// See `tests/python/test_csp.py` and runtime/bench-scripts/... and `bench-scripts/*.py`.",
         "// `fork.rs`, https://example.org/a/b.py, json/decoder.py, Python/pystate.c.",
         "/// README.md's Architecture section; src/interp/fork.rs.",
     ] {

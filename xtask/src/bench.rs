@@ -1,10 +1,10 @@
 //! `cargo xtask bench`: the benchmarks README.md describes, printed as tables (or JSON).
 //!
-//! 1. `runtime/bench/bench.py`, run by the release `subinterp` binary on the patched CPython:
+//! 1. `runtime/bench-scripts/bench.py`, run by the release `subinterp` binary on the patched CPython:
 //!    multi-core scaling, task round trips and channels, every variant side by side.
 //! 2. Interpreter start-up, idle memory and leaks, each run on the patched build and on the
 //!    `--no-patches` build of the same source (built first if missing) in the same invocation:
-//!    `runtime/bench/startup.py` (CPython's part, with `_interpreters`, run by each build's
+//!    `runtime/bench-scripts/startup.py` (CPython's part, with `_interpreters`, run by each build's
 //!    `python3`) and `runtime/benches/startup.rs` (through the runtime, with the warm stock;
 //!    it loads the stock libpython through `LD_LIBRARY_PATH`).
 
@@ -35,7 +35,7 @@ pub fn run(args: &Bench) -> Result<()> {
             "--release",
             "--locked",
             "-p",
-            "subinterp",
+            "subinterp-cli",
             "--bin",
             "subinterp",
         ],
@@ -47,7 +47,7 @@ pub fn run(args: &Bench) -> Result<()> {
     let mut command = Command::new(&binary);
     command
         .current_dir(&root)
-        .args(["run", "runtime/bench/bench.py"]);
+        .args(["run", "runtime/bench-scripts/bench.py"]);
     if args.json {
         command.arg("--json");
     }
@@ -102,16 +102,16 @@ struct Startup {
     stock: Value,
 }
 
-/// Runs `runtime/bench/startup.py --json` with `python`.
+/// Runs `runtime/bench-scripts/startup.py --json` with `python`.
 fn startup_py(root: &Path, python: &Path, quick: bool) -> Result<Value> {
     let mut command = Command::new(python);
     command
         .current_dir(root)
-        .args(["runtime/bench/startup.py", "--json"]);
+        .args(["runtime/bench-scripts/startup.py", "--json"]);
     if quick {
         command.arg("--quick");
     }
-    json_output(&mut command, "bench/startup.py")
+    json_output(&mut command, "bench-scripts/startup.py")
 }
 
 /// Runs `command` and parses the JSON it prints.

@@ -30,7 +30,7 @@ pub fn run(args: &Stress) -> Result<()> {
         "--release",
         "--locked",
         "-p",
-        "subinterp",
+        "subinterp-cli",
         "--bin",
         "subinterp",
     ];

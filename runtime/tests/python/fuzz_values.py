@@ -1,7 +1,7 @@
 """Property test of the value boundary: random nested values through every way a value
 crosses between interpreters.
 
-Run by `cargo test` (tests/fuzz.rs) and by `cargo xtask stress` as
+Run by `cargo test` (cli/tests/fuzz.rs) and by `cargo xtask stress` as
 
     subinterp run tests/python/fuzz_values.py [--seed N] [--count N]
 

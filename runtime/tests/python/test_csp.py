@@ -1,7 +1,7 @@
 """The csp module as Python programmers use it: channels between interpreters, select, go,
 and InterpreterPoolExecutor against concurrent.futures' expectations.
 
-Run by `cargo test` (`the_csp_python_suite_passes` in tests/cli.rs) as
+Run by `cargo test` (`the_csp_python_suite_passes` in cli/tests/cli.rs) as
 `subinterp run tests/python/test_csp.py`; the functions below cross to other interpreters by
 name, like multiprocessing's spawn.
 """

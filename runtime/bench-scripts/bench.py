@@ -1,7 +1,7 @@
 """subinterp benchmarks (the first part of `cargo xtask bench`, see README.md), all variants side
 by side in one process.
 
-    subinterp run runtime/bench/bench.py [--json] [--quick] [--max-workers N]
+    subinterp run runtime/bench-scripts/bench.py [--json] [--quick] [--max-workers N]
 
 (`cargo xtask bench` builds `subinterp` in release mode and runs this.)
 

@@ -154,7 +154,7 @@ fn the_primes_example_counts_on_all_cores() {
 #[test]
 fn the_benchmark_script_runs_every_variant() {
     // `--quick` measures nothing; it keeps `cargo xtask bench` from rotting.
-    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("bench/bench.py");
+    let bench = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/bench-scripts/bench.py");
     let out = run(&bench, &["--quick", "--json", "--max-workers", "2"]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -179,7 +179,8 @@ fn the_benchmark_script_runs_every_variant() {
 
 #[test]
 fn the_csp_python_suite_passes() {
-    let suite = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/test_csp.py");
+    let suite =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/python/test_csp.py");
     let out = run(&suite, &[]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");

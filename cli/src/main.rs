@@ -13,16 +13,19 @@ use subinterp::{Runtime, RuntimeConfig};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
-    " (CPython ",
-    env!("SUBINTERP_PYTHON_VERSION"),
-    ")"
-);
+/// `subinterp --version`: this package's version and the CPython it runs.
+fn version() -> &'static str {
+    let text = format!(
+        "{} (CPython {})",
+        env!("CARGO_PKG_VERSION"),
+        subinterp::PYTHON_VERSION
+    );
+    Box::leak(text.into_boxed_str())
+}
 
 /// True multi-core Python: own-GIL subinterpreters driven from Rust.
 #[derive(Debug, Parser)]
-#[command(name = "subinterp", version = VERSION)]
+#[command(name = "subinterp", version = version())]
 struct Cli {
     #[command(subcommand)]
     command: Command,

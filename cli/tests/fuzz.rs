@@ -1,4 +1,4 @@
-//! The property test of the value boundary (`tests/python/fuzz_values.py`), run through the
+//! The property test of the value boundary (`runtime/tests/python/fuzz_values.py`), run through the
 //! `subinterp` binary: random shareable and non-shareable values through channels, `select`,
 //! `go`, a `Pool` and the executor, checked against the README's contract.
 //!
@@ -59,7 +59,8 @@ fn run_with_timeout(script: &PathBuf, args: &[String]) -> (bool, String, String)
 
 #[test]
 fn random_values_cross_every_boundary_or_are_refused_cleanly() {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/python/fuzz_values.py");
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/python/fuzz_values.py");
     let seed = std::env::var("SUBINTERP_FUZZ_SEED").unwrap_or_else(|_| "0".into());
     let mut args = vec!["--seed".to_string(), seed];
     if let Ok(count) = std::env::var("SUBINTERP_FUZZ_COUNT") {

@@ -1,6 +1,6 @@
 """Start-up cost of isolated own-GIL subinterpreters: time, idle memory and leaks.
 
-    python runtime/bench/startup.py [--json] [--quick] [--samples N] [--idle N] [--cycles N]
+    python runtime/bench-scripts/startup.py [--json] [--quick] [--samples N] [--idle N] [--cycles N]
 
 Run it with the interpreter of each build to compare them (`cargo xtask bench` runs it with
 the patched and the `--no-patches` build). Only the standard library is used, so it runs on
