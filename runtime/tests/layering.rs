@@ -550,6 +550,9 @@ fn stale_paths(file: &Path, comment: &str, root: &Path, names: &[String]) -> Vec
         if word.contains("//") || word.starts_with('/') {
             continue; // a URL or an absolute path
         }
+        if word.starts_with("target/") {
+            continue; // build output: exists only once something was built
+        }
         if word.contains('/') {
             // Up to the first wildcard (`bench-scripts/*.py`, `runtime/bench-scripts/...`).
             let fixed: Vec<&str> = word

@@ -12,11 +12,28 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
+use clap::Args;
 use serde_json::Value;
 
-use crate::build_python::ensure_built;
-use crate::flags::{Bench, BuildOptions, SourceArgs};
+use crate::build_python::{BuildOptions, SourceArgs, ensure_built};
 use crate::layout;
+
+#[derive(Debug, Args)]
+pub struct Bench {
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Tiny sizes: checks that every variant runs, measures nothing.
+    #[arg(long)]
+    pub quick: bool,
+    /// Scale up to this many workers (default: the number of cores).
+    #[arg(long)]
+    pub max_workers: Option<usize>,
+    /// Skip the start-up benchmark (it compares with a `--no-patches` build, built first if
+    /// missing).
+    #[arg(long)]
+    pub skip_startup: bool,
+}
 
 pub fn run(args: &Bench) -> Result<()> {
     ensure_built(&BuildOptions::default(), &SourceArgs::default(), false)?;

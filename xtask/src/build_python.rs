@@ -7,14 +7,44 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use clap::Args;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::flags::{BuildOptions, SourceArgs};
-use crate::patch::{self, Patch};
+use crate::apply_patch::{self, Patch};
 use crate::progress::{Log, as_step_bar, phase};
 use crate::source::{self, Source};
 use crate::{deps, layout, pin};
+
+/// What to build: these choices (with the patch contents) key the install prefix.
+#[derive(Debug, Clone, Default, Args)]
+pub struct BuildOptions {
+    /// Build stock CPython from the same source, without our patches (for A/B comparisons).
+    #[arg(long)]
+    pub no_patches: bool,
+    /// A debug build (`--with-pydebug`).
+    #[arg(long, conflicts_with = "optimized")]
+    pub debug: bool,
+    /// An optimised build (`--enable-optimizations --with-lto`: PGO + LTO; slow to build).
+    #[arg(long)]
+    pub optimized: bool,
+    /// A free-threaded build (`--disable-gil`), for comparisons only.
+    #[arg(long)]
+    pub free_threaded: bool,
+}
+
+/// Where the source comes from and how hard to work.
+#[derive(Debug, Clone, Default, Args)]
+pub struct SourceArgs {
+    /// CPython source: a release tarball, an unpacked source directory, or a git repository
+    /// (local path or URL). Defaults to $CPYTHON_SOURCE, then a cached copy, then a shallow
+    /// clone of the release tag from upstream.
+    #[arg(long, value_name = "PATH|URL")]
+    pub source: Option<String>,
+    /// Parallel `make` jobs (default: the number of cores).
+    #[arg(long, short)]
+    pub jobs: Option<usize>,
+}
 
 /// One planned build: its options, patches and where it lives.
 #[derive(Debug)]
@@ -48,7 +78,7 @@ impl Build {
         let patches = if options.no_patches {
             Vec::new()
         } else {
-            patch::read_series(patches_dir)?
+            apply_patch::read_series(patches_dir)?
         };
         let key = cache_key(options, &patches);
         let mut variant = format!(
@@ -156,9 +186,20 @@ pub fn cache_key(options: &BuildOptions, patches: &[Patch]) -> String {
     source::hex(&hasher.finalize())
 }
 
+#[derive(Debug, Args)]
+pub struct BuildPython {
+    #[command(flatten)]
+    pub options: BuildOptions,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Rebuild even if an install for these options exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// `cargo xtask build-python`: builds if needed and prints the prefix on stdout.
-pub fn run(options: &BuildOptions, source_args: &SourceArgs, force: bool) -> Result<()> {
-    let build = ensure_built(options, source_args, force)?;
+pub fn run(args: &BuildPython) -> Result<()> {
+    let build = ensure_built(&args.options, &args.source, args.force)?;
     eprintln!(
         "CPython {} ({}) is built; its prefix:",
         pin::VERSION,
@@ -218,7 +259,7 @@ fn build_and_install(build: &Build, source: &Source, jobs: usize) -> Result<()> 
         as_step_bar(pb, build.patches.len() as u64);
         for patch in &build.patches {
             pb.set_message(patch.name.clone());
-            let applied = patch::apply(patch, &src)?;
+            let applied = apply_patch::apply(patch, &src)?;
             log.note(&format!(
                 "applied {}: {} files, {} hunks, offsets {:?}",
                 patch.name, applied.files, applied.hunks, applied.offsets

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
+use clap::Args;
 
-use crate::flags::Bundle;
 use crate::layout;
 
 /// What the bundle leaves out of the standard library: tests, IDLE, demos, the pip
@@ -30,6 +30,28 @@ const STDLIB_SKIPPED: &[&str] = &[
 
 /// What is left out of the program's own Python files: byte code.
 const APP_SKIPPED: &[&str] = &["__pycache__"];
+
+#[derive(Debug, Args)]
+pub struct Bundle {
+    /// The `Cargo.toml` of the program's package.
+    #[arg(long, default_value = "Cargo.toml")]
+    pub manifest_path: PathBuf,
+    /// The binary to bundle.
+    #[arg(long)]
+    pub bin: String,
+    /// Where to put the bundle (default `target/bundle/<BIN>`; replaced if it exists).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A folder of the program's Python modules, made importable in every interpreter.
+    #[arg(long)]
+    pub python: Option<PathBuf>,
+    /// A venv's `site-packages` (or any folder of packages) to ship as well.
+    #[arg(long)]
+    pub site_packages: Option<PathBuf>,
+    /// Keep the debug information of the binary, libpython and the extension modules.
+    #[arg(long)]
+    pub no_strip: bool,
+}
 
 pub fn run(args: &Bundle) -> Result<()> {
     let manifest = fs::canonicalize(&args.manifest_path)

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use clap::Args;
 
 /// A program the build runs.
 struct Tool {
@@ -169,8 +170,15 @@ pub fn require_for_build() -> Result<()> {
     )
 }
 
+#[derive(Debug, Args)]
+pub struct Deps {
+    /// Install what is missing with apt-get.
+    #[arg(long)]
+    pub install: bool,
+}
+
 /// `cargo xtask deps [--install]`.
-pub fn run(install: bool) -> Result<()> {
+pub fn run(args: &Deps) -> Result<()> {
     let missing = missing_for_workspace();
     if missing.is_empty() {
         println!("all build dependencies are present");
@@ -178,7 +186,7 @@ pub fn run(install: bool) -> Result<()> {
     }
     println!("missing:\n{}", describe(&missing));
     let packages = packages(&missing);
-    if !install {
+    if !args.install {
         bail!(
             "install them with `cargo xtask deps --install` (apt-get install {})",
             packages.join(" ")

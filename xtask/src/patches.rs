@@ -3,13 +3,36 @@
 use std::fs;
 
 use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
 
-use crate::flags::SourceArgs;
+use crate::build_python::SourceArgs;
 use crate::progress::phase;
-use crate::{layout, patch, source};
+use crate::{apply_patch, layout, source};
 
-pub fn check(source_args: &SourceArgs) -> Result<()> {
-    let patches = patch::read_series(&layout::patches_dir())?;
+#[derive(Debug, Args)]
+pub struct Patches {
+    #[command(subcommand)]
+    pub command: PatchesCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PatchesCommand {
+    /// Prove that every patch in the series applies to the pinned source exactly (no offsets).
+    Check {
+        #[command(flatten)]
+        source: SourceArgs,
+    },
+}
+
+/// `cargo xtask patches ...`.
+pub fn run(args: &Patches) -> Result<()> {
+    match &args.command {
+        PatchesCommand::Check { source } => check(source),
+    }
+}
+
+fn check(source_args: &SourceArgs) -> Result<()> {
+    let patches = apply_patch::read_series(&layout::patches_dir())?;
     let source = source::resolve_from_environment(source_args.source.as_deref())?;
     let tree = layout::builds_dir().join("patch-check");
     if tree.exists() {
@@ -20,7 +43,7 @@ pub fn check(source_args: &SourceArgs) -> Result<()> {
     let mut rotten = Vec::new();
     phase("patch", |_| {
         for patch in &patches {
-            let applied = patch::apply(patch, &tree)?;
+            let applied = apply_patch::apply(patch, &tree)?;
             for (file, hunk, offset) in applied.offsets {
                 rotten.push(format!(
                     "{}: hunk #{hunk} of {} is {offset:+} lines off",

@@ -13,13 +13,23 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail, ensure};
+use clap::Args;
 
-use crate::build_python::ensure_built;
-use crate::flags::{BuildOptions, SourceArgs, Stress};
+use crate::build_python::{BuildOptions, SourceArgs, ensure_built};
 use crate::layout;
 
 /// Random values the fuzzer tries: (full run, `--quick`).
 const FUZZ_COUNT: (u64, u64) = (50_000, 10_000);
+
+#[derive(Debug, Args)]
+pub struct Stress {
+    /// A short version (about a minute on 2 cores; `cargo xtask test` runs it).
+    #[arg(long)]
+    pub quick: bool,
+    /// Seed of the value fuzzer (default: 0 with `--quick`, else taken from the clock).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
 
 pub fn run(args: &Stress) -> Result<()> {
     ensure_built(&BuildOptions::default(), &SourceArgs::default(), false)?;

@@ -6,10 +6,12 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, ensure};
+use clap::Args;
 
-use crate::build_python::ensure_built;
-use crate::flags::{BuildOptions, Stress, Test, TestPython};
-use crate::{layout, stress, test_python};
+use crate::build_python::{BuildOptions, SourceArgs, ensure_built};
+use crate::layout;
+use crate::stress::{self, Stress};
+use crate::test_python::{self, TestPython};
 
 /// The model tests, run with `RUSTFLAGS="--cfg loom"`.
 const LOOM_TESTS: [&str; 8] = [
@@ -22,6 +24,15 @@ const LOOM_TESTS: [&str; 8] = [
     "target/loom",
     "loom_tests",
 ];
+
+#[derive(Debug, Args)]
+pub struct Test {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Run the quick regression subset instead of the full suite.
+    #[arg(long)]
+    pub quick: bool,
+}
 
 pub fn run(args: &Test) -> Result<()> {
     let mut timings = Vec::new();

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
+use clap::Args;
 
-use crate::build_python::{Build, ensure_built};
-use crate::flags::TestPython;
+use crate::build_python::{Build, BuildOptions, SourceArgs, ensure_built};
 use crate::layout;
 
 /// The subset run by `--quick`: subinterpreters, threads, fork, embedding, imports, the C API,
@@ -75,6 +75,23 @@ pub fn parse_expected(text: &str, origin: &Path) -> Result<Vec<ExpectedFailure>>
 /// The regrtest module (`test.test_x` -> `test_x`) an id belongs to.
 fn test_module(id: &str) -> &str {
     id.split('.').nth(1).unwrap_or(id)
+}
+
+#[derive(Debug, Args)]
+pub struct TestPython {
+    #[command(flatten)]
+    pub options: BuildOptions,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Only the subset covering subinterpreters, threads, fork, embedding, imports and the C API.
+    #[arg(long)]
+    pub quick: bool,
+    /// Run only the expected failures, and report those that pass now (so the list can shrink).
+    #[arg(long, conflicts_with = "quick")]
+    pub check_expected: bool,
+    /// Extra arguments for `python -m test` (test names, `-v`, ...), after `--`.
+    #[arg(last = true, value_name = "REGRTEST_ARGS")]
+    pub regrtest_args: Vec<String>,
 }
 
 pub fn run(args: &TestPython) -> Result<()> {
