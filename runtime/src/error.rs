@@ -75,6 +75,7 @@ impl Error {
             message: message.into(),
             traceback: String::new(),
             lineno: None,
+            interpreter: None,
         }))
     }
 
@@ -147,6 +148,8 @@ pub struct PyException {
     pub(crate) message: String,
     pub(crate) traceback: String,
     pub(crate) lineno: Option<u32>,
+    /// The interpreter whose job raised it: id and name.
+    pub(crate) interpreter: Option<(i64, String)>,
 }
 
 impl PyException {
@@ -170,6 +173,14 @@ impl PyException {
     /// For a `SyntaxError` (and its subclasses): the line it points at, 1-based.
     pub fn lineno(&self) -> Option<u32> {
         self.lineno
+    }
+
+    /// The interpreter that raised it, id and name, when it crossed from one (a task of an
+    /// interpreter, a pool or `go`); raised again in Python, its traceback note names it.
+    pub fn interpreter(&self) -> Option<(i64, &str)> {
+        self.interpreter
+            .as_ref()
+            .map(|(id, name)| (*id, name.as_str()))
     }
 }
 

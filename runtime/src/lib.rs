@@ -35,6 +35,12 @@
 //! waited for with a timeout or interrupted (a `KeyboardInterrupt` raised in the running code),
 //! after which the interpreter is usable again.
 //!
+//! Every interpreter has a name ([`InterpreterConfig::name`]; `pool-<n>` for a pool's workers,
+//! `go:<function>` while a `go` task runs), which its OS thread carries (the first 15 bytes)
+//! and a Python exception crossing from it keeps ([`PyException::interpreter`]).
+//! [`Runtime::interpreters`] lists the live ones: name, serial or not, idle or running which
+//! task, since when ([`InterpreterInfo`]).
+//!
 //! # Values
 //!
 //! A Python object never leaves its interpreter. What crosses is a [`Value`]: Rust-owned
@@ -90,11 +96,17 @@
 //!
 //! Every interpreter the runtime starts can `import csp`: `csp.Channel(capacity=0)`,
 //! `csp.select(*cases, timeout=None, default=...)`, `csp.go(func, *args, **kwargs)`,
-//! `csp.InterpreterPoolExecutor` (a `concurrent.futures` executor, a drop-in for
-//! `ProcessPoolExecutor`), `csp.Pool(workers=None, *, setup=None)` with
-//! `submit`/`map`/`starmap`/`close`/`terminate`, `csp.map(func, iterable, *, workers=None)`,
-//! `csp.current_interpreter()` and `csp.SharedBytes`. Waiting releases the GIL (and lets
-//! Ctrl-C through in the main interpreter). Functions cross by module and qualified name;
+//! `csp.go_with(func, args=(), kwargs=None, *, name=None, serial=False)` (options apart from
+//! `func`'s own keywords, which `go` passes on), `csp.InterpreterPoolExecutor` (a
+//! `concurrent.futures` executor, a drop-in for `ProcessPoolExecutor`, with
+//! `thread_name_prefix` and `serial`), `csp.Pool(workers=None, *, setup=None, name=None,
+//! serial=False)` with `submit`/`map`/`starmap`/`close`/`terminate`, `csp.map(func, iterable,
+//! *, workers=None)`, `csp.current_interpreter()` (the id), `csp.current_interpreter_name()`,
+//! `csp.interpreters()` (the [`Runtime::interpreters`] listing, as records) and
+//! `csp.SharedBytes`. A serial interpreter refuses Python threads (and, as every
+//! subinterpreter, `fork`/`exec`) with a `RuntimeError` naming serial mode; `go` is not serial
+//! by default (README.md, "Using it", says why). Waiting releases the GIL (and lets Ctrl-C
+//! through in the main interpreter). Functions cross by module and qualified name;
 //! those of the main script are found the way multiprocessing's spawn finds them. The
 //! `subinterp` binary (package `subinterp-cli`: `subinterp run SCRIPT [ARGS]`) runs a script
 //! with all of this.
@@ -135,7 +147,7 @@ mod sync;
 mod value;
 
 pub use error::{Error, PyException, Result};
-pub use interp::interpreter::{Interpreter, InterpreterConfig};
+pub use interp::interpreter::{Interpreter, InterpreterConfig, InterpreterInfo, InterpreterState};
 pub use interp::pool::{Pool, PoolConfig, default_workers};
 pub use interp::runtime::{DEFAULT_PYTHON_HOME, PYTHON_VERSION, Runtime, RuntimeConfig};
 pub use python::object::Object;

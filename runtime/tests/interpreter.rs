@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{Rendezvous, runtime};
-use subinterp::{Channel, Error, Interpreter, InterpreterConfig, Value};
+use subinterp::{
+    Channel, Error, Interpreter, InterpreterConfig, InterpreterInfo, InterpreterState, Pool,
+    PoolConfig, Value,
+};
 
 fn interp() -> Interpreter {
     Interpreter::new(runtime()).expect("an interpreter starts")
@@ -378,7 +381,20 @@ fn serial_mode_refuses_threads() {
         .exec("import threading\nthreading.Thread(target=print).start()")
         .unwrap_err();
     assert!(err.is_python("RuntimeError"), "{err:?}");
+    let message = err.python().unwrap().message();
+    assert!(
+        message.starts_with(&format!(
+            "starting a thread is refused in interpreter {} 'interpreter': it runs in serial \
+             mode (serial=True)",
+            i.id()
+        )),
+        "{message}"
+    );
     assert_eq!(i.eval("'fine'").unwrap(), Value::from("fine"));
+    let err = i
+        .exec("import os\nos.execv('/bin/sh', ['sh', '-c', 'exit 97'])")
+        .unwrap_err();
+    assert!(err.to_string().contains("serial mode"), "{err}");
 
     // The default allows them.
     let i = interp();
@@ -405,4 +421,140 @@ fn dropping_an_interpreter_ends_it() {
     drop(i);
     let other = interp();
     assert_ne!(other.id(), id, "ids are not reused");
+}
+
+/// The listing's entry for interpreter `id`.
+fn listed(id: i64) -> Option<InterpreterInfo> {
+    runtime()
+        .interpreters()
+        .into_iter()
+        .find(|info| info.id == id)
+}
+
+/// The names of this process's threads, as the OS shows them.
+fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect()
+}
+
+#[test]
+fn interpreters_are_listed_with_their_names_and_what_they_run() {
+    let config = InterpreterConfig::default().name("listing-test-interpreter");
+    let i = Interpreter::with_config(runtime(), config).unwrap();
+    assert_eq!(i.name(), "listing-test-interpreter");
+    let info = listed(i.id()).expect("listed");
+    assert_eq!(
+        (info.name.as_str(), &info.state, info.serial),
+        ("listing-test-interpreter", &InterpreterState::Idle, false)
+    );
+    // The OS thread carries the first 15 bytes of the name.
+    assert!(thread_names().contains(&"listing-test-in".to_owned()));
+    assert_eq!(
+        i.eval("__import__('csp').current_interpreter_name()")
+            .unwrap(),
+        Value::from("listing-test-interpreter")
+    );
+
+    let gate = Channel::new(0);
+    let started = Instant::now();
+    let task = i.submit_call("builtins:next", vec![gate.clone().into()]);
+    let running = InterpreterState::Running {
+        task: Some("builtins:next".into()),
+    };
+    let reaches = |state: &InterpreterState| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while listed(i.id()).unwrap().state != *state {
+            assert!(Instant::now() < deadline, "{:?}", listed(i.id()));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    reaches(&running);
+    assert!(listed(i.id()).unwrap().since >= started);
+    gate.send(1).unwrap();
+    assert_eq!(task.wait().unwrap(), Value::from(1));
+    // It is idle again once the job has handed its result over.
+    reaches(&InterpreterState::Idle);
+
+    let id = i.id();
+    drop(i);
+    assert!(
+        listed(id).is_none(),
+        "a destroyed interpreter leaves the listing"
+    );
+
+    let serial =
+        Interpreter::with_config(runtime(), InterpreterConfig::default().serial(true)).unwrap();
+    let info = listed(serial.id()).unwrap();
+    assert!(info.serial);
+    assert_eq!(info.name, "interpreter");
+}
+
+#[test]
+fn pool_workers_are_numbered() {
+    let pool = Pool::new(runtime(), 2).unwrap();
+    let mut names: Vec<String> = pool
+        .interpreter_ids()
+        .into_iter()
+        .map(|id| listed(id).unwrap().name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["pool-0", "pool-1"]);
+    let pool = Pool::with_config(
+        runtime(),
+        PoolConfig::default().workers(1).name_prefix("db-"),
+    )
+    .unwrap();
+    let id = pool.interpreter_ids()[0];
+    assert_eq!(listed(id).unwrap().name, "db-0");
+    assert!(thread_names().contains(&"db-0".to_owned()));
+}
+
+#[test]
+fn errors_name_the_interpreter_that_raised_them() {
+    let i =
+        Interpreter::with_config(runtime(), InterpreterConfig::default().name("raiser")).unwrap();
+    let err = i.exec("raise ValueError('no')").unwrap_err();
+    assert_eq!(
+        err.python().unwrap().interpreter(),
+        Some((i.id(), "raiser"))
+    );
+    // Raised again in another interpreter, the error's note names the first one.
+    let other = interp();
+    let err = other
+        .with_python(move |py| {
+            py.import("builtins")?;
+            Err::<(), _>(err)
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.python().unwrap().interpreter(),
+        Some((i.id(), "raiser"))
+    );
+    let pool = Pool::with_config(
+        runtime(),
+        PoolConfig::default().workers(1).name_prefix("p-"),
+    )
+    .unwrap();
+    let note = pool
+        .submit_with(|py| {
+            py.exec(
+                "import csp\n\
+                 try:\n\
+                 \x20   csp.go(int, 'x').result()\n\
+                 except ValueError as e:\n\
+                 \x20   raise RuntimeError(e.__notes__[0])",
+            )
+        })
+        .wait()
+        .unwrap_err();
+    let exc = note.python().unwrap();
+    assert!(exc.interpreter().unwrap().1 == "p-0", "{exc:?}");
+    assert!(
+        exc.message().contains("Traceback in interpreter ") && exc.message().contains("'go:int':"),
+        "{}",
+        exc.message()
+    );
 }

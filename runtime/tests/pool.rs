@@ -225,7 +225,7 @@ fn csp_remote_exceptions_are_reraised_with_the_remote_traceback() {
         parts[0]
     );
     assert!(
-        parts[1].contains("Traceback in the interpreter that raised it"),
+        parts[1].contains("Traceback in interpreter ") && parts[1].contains(" 'pool-0':\n"),
         "{}",
         parts[1]
     );

@@ -6,8 +6,11 @@ subinterpreter):
 - ``Channel(capacity=0)``: channels between interpreters (0 = rendezvous), with ``send``,
   ``recv``, their ``_nowait`` forms, timeouts, ``close`` and iteration; ``select`` over several
   channel operations.
-- ``go(func, *args, **kwargs)``: runs ``func`` on an interpreter of its own, like a goroutine.
+- ``go(func, *args, **kwargs)``: runs ``func`` on an interpreter of its own, like a goroutine;
+  ``go_with(func, args, kwargs, *, name=None, serial=False)`` does the same with options.
 - ``Pool`` and ``map``: a fixed set of interpreters for parallel work.
+- ``current_interpreter()``, ``current_interpreter_name()`` and ``interpreters()``: which
+  interpreter runs this code, and every live one with its name and what it does.
 - ``InterpreterPoolExecutor``: a ``concurrent.futures`` executor (a drop-in for
   ``ProcessPoolExecutor``).
 
@@ -18,6 +21,12 @@ script is imported there as ``__mp_main__``, so keep its main part under
 None, bool, int, float, complex, str, bytes, channels, and tuples or frozensets of them (the
 executor also pickles anything else). Large bytes arrive as ``SharedBytes``, a read-only
 bytes-like view of the same memory (no copy).
+
+Every interpreter has a name, which its OS thread carries (the first 15 bytes) and which a
+traceback crossing from it shows: ``go:<function>`` while a go task runs, ``pool-<n>``,
+``executor-<k>_<n>``, ``map-<n>``, or the name given. A serial interpreter (``serial=True``)
+refuses Python threads, with a RuntimeError naming serial mode; no subinterpreter can fork or
+exec.
 """
 
 import sys as _sys
@@ -28,6 +37,7 @@ __all__ = [
     "ChannelClosed",
     "Empty",
     "Full",
+    "InterpreterInfo",
     "InterpreterPoolExecutor",
     "NotShareableError",
     "Pool",
@@ -35,7 +45,10 @@ __all__ = [
     "SharedBytes",
     "Task",
     "current_interpreter",
+    "current_interpreter_name",
     "go",
+    "go_with",
+    "interpreters",
     "map",
     "select",
 ]
@@ -141,7 +154,8 @@ def go(func, /, *args, **kwargs):
     Like a goroutine, ``go`` never waits for a free worker: it takes an idle interpreter left
     by an earlier ``go`` (idle ones are destroyed after a while) or starts a new one. So stages
     that block on each other, connected by channels, all run. Arguments and the result must
-    be shareable (channels are).
+    be shareable (channels are). While the task runs, its interpreter is named
+    ``go:<qualified name of func>``; :func:`go_with` gives another name, or serial mode.
     """
     if _loading_main:
         raise RuntimeError(
@@ -149,7 +163,82 @@ def go(func, /, *args, **kwargs):
             "main part of the script under `if __name__ == '__main__':`"
         )
     module, qualname, main = _target(func)
-    return Task(_go(module, qualname, main, args, tuple(kwargs.items()), _setup_code(None)))
+    return Task(_go(module, qualname, main, args, tuple(kwargs.items()), _setup_code(None),
+                    None, False))
+
+
+def go_with(func, args=(), kwargs=None, *, name=None, serial=False):
+    """:func:`go` with options: runs ``func(*args, **kwargs)`` on an interpreter of its own and
+    returns its :class:`Task`.
+
+    The arguments come as a tuple and a dict, as ``threading.Thread`` takes them, so that the
+    options never collide with ``func``'s own keywords (``go`` passes every keyword on).
+    ``name`` names the interpreter while the task runs (default ``go:<qualified name>``; its
+    OS thread carries the first 15 bytes). With ``serial=True`` the task runs on a serial
+    interpreter: starting a Python thread there raises RuntimeError, as do ``os.fork()`` and
+    ``os.exec*()`` (as in every subinterpreter). Serial interpreters are created afresh (not
+    taken ready-made) and reused only by serial tasks.
+    """
+    if _loading_main:
+        raise RuntimeError(
+            "csp.go_with was called while a worker imported the main script for a task: put "
+            "the main part of the script under `if __name__ == '__main__':`"
+        )
+    _check_name(name)
+    module, qualname, main = _target(func)
+    kwargs = {} if kwargs is None else dict(kwargs)
+    return Task(_go(module, qualname, main, tuple(args), tuple(kwargs.items()),
+                    _setup_code(None), name, bool(serial)))
+
+
+def _check_name(name, what="name"):
+    if name is None:
+        return
+    if type(name) is not str:
+        raise TypeError(f"{what} must be a str or None, not {type(name).__name__}")
+    if not name or "\0" in name:
+        raise ValueError(f"{what} must be non-empty and without NUL characters: {name!r}")
+
+
+class InterpreterInfo:
+    """One live interpreter, as :func:`interpreters` lists it.
+
+    ``id`` and ``name`` (as :func:`current_interpreter` and :func:`current_interpreter_name`
+    give them inside), ``serial`` (serial mode), ``state`` (``"idle"`` or ``"running"``),
+    ``task`` (what it runs: ``"module:function"``, ``"exec"``, ...; None when idle) and
+    ``since`` (when it entered that state, in :func:`time.monotonic` seconds).
+    """
+
+    __slots__ = ("id", "name", "serial", "state", "task", "since")
+
+    def __init__(self, id, name, serial, state, task, since):
+        self.id = id
+        self.name = name
+        self.serial = serial
+        self.state = state
+        self.task = task
+        self.since = since
+
+    def __repr__(self):
+        import time
+
+        what = self.state if self.task is None else f"{self.state} {self.task}"
+        serial = " serial" if self.serial else ""
+        return (f"<csp.InterpreterInfo {self.id} {self.name!r}{serial} {what} for "
+                f"{time.monotonic() - self.since:.1f} s>")
+
+
+def interpreters():
+    """Every interpreter alive now besides the main one, by id, as :class:`InterpreterInfo`
+    records: go interpreters, pool and executor workers, the ready-made (``warm``) ones."""
+    import time
+
+    rows = _interpreters()
+    now = time.monotonic()
+    return [
+        InterpreterInfo(id, name, serial, state, task, now - seconds)
+        for id, name, serial, state, task, seconds in rows
+    ]
 
 
 class Task:
@@ -186,12 +275,14 @@ class Pool:
     """``workers`` own-GIL interpreters (default: one per core) running submitted functions
     in parallel.
 
-    ``setup`` is Python code each interpreter runs once when it starts (e.g. imports). Use it
-    as a context manager, or call :meth:`close`, to destroy the interpreters (a ``with`` block
-    left by an exception terminates the pool instead of waiting for its tasks).
+    ``setup`` is Python code each interpreter runs once when it starts (e.g. imports). Worker
+    ``n`` is named ``<name>-<n>`` (default ``pool-<n>``). With ``serial=True`` the workers are
+    serial interpreters (no Python threads; see :func:`go_with`). Use it as a context manager,
+    or call :meth:`close`, to destroy the interpreters (a ``with`` block left by an exception
+    terminates the pool instead of waiting for its tasks).
     """
 
-    def __init__(self, workers=None, *, setup=None):
+    def __init__(self, workers=None, *, setup=None, name=None, serial=False):
         if _loading_main:
             raise RuntimeError(
                 "csp.Pool was created while a worker imported the main script for a task: "
@@ -199,7 +290,9 @@ class Pool:
             )
         if workers is not None and (type(workers) is not int or workers < 1):
             raise ValueError(f"workers must be a positive int or None, not {workers!r}")
-        self._pool = _pool_new(workers, _setup_code(setup), None)
+        _check_name(name)
+        prefix = None if name is None else f"{name}-"
+        self._pool = _pool_new(workers, _setup_code(setup), None, prefix, bool(serial))
 
     @classmethod
     def _wrap(cls, pool):
@@ -342,7 +435,8 @@ def _resolve(spec):
 
 
 def _exception_payload(exc):
-    """``(pickled or None, type name, message, traceback)`` of an exception."""
+    """``(pickled or None, type name, message, traceback, (interpreter id, name))`` of an
+    exception."""
     import traceback
 
     tb = "".join(traceback.format_exception(exc))
@@ -353,7 +447,8 @@ def _exception_payload(exc):
     except Exception:
         pickled = None
     kind = type(exc)
-    return (pickled, f"{kind.__module__}.{kind.__qualname__}", str(exc), tb)
+    origin = (current_interpreter(), current_interpreter_name())
+    return (pickled, f"{kind.__module__}.{kind.__qualname__}", str(exc), tb, origin)
 
 
 def _executor_run(replies, task_id, module, qualname, main, pickled_fn, args, kwargs,

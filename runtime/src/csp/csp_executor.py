@@ -27,10 +27,12 @@ _threading._register_atexit(_at_exit)
 
 class RemoteTraceback(Exception):
     """The traceback of an exception raised in a worker interpreter, attached as the
-    ``__cause__`` of the exception re-raised in the caller."""
+    ``__cause__`` of the exception re-raised in the caller; ``interpreter`` is that worker's
+    ``(id, name)``."""
 
-    def __init__(self, tb):
+    def __init__(self, tb, interpreter=None):
         self.tb = tb
+        self.interpreter = interpreter
 
     def __str__(self):
         return self.tb
@@ -55,6 +57,18 @@ def _function_spec(fn):
     return (module, qualname, main, None)
 
 
+def _label(fn):
+    """What the interpreter listing shows a worker running for ``fn``."""
+    module = getattr(fn, "__module__", None)
+    if module == "__mp_main__":
+        module = "__main__"
+    qualname = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{module}:{qualname}" if isinstance(module, str) else qualname
+
+
+_executor_counter = _itertools.count()
+
+
 def _chunks(iterables, size):
     """Tuples of ``size`` argument tuples from zipped iterables."""
     zipped = zip(*iterables)
@@ -73,11 +87,16 @@ class InterpreterPoolExecutor(_base.Executor):
     ``if __name__ == "__main__":``); other callables (partials, bound methods) are pickled.
     Shareable arguments and results cross natively, anything else is pickled.
     ``mp_context`` is accepted and ignored (there are no processes).
+
+    Worker ``n`` is named ``<thread_name_prefix>_<n>``, as ``ThreadPoolExecutor`` names its
+    threads (default prefix ``executor-<k>``, ``k`` counting the executors). With
+    ``serial=True`` the workers are serial interpreters (no Python threads; see
+    ``csp.go_with``).
     """
 
     def __init__(
         self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
-        max_tasks_per_child=None,
+        max_tasks_per_child=None, thread_name_prefix="", serial=False,
     ):
         if _loading_main:
             raise RuntimeError(
@@ -97,8 +116,11 @@ class InterpreterPoolExecutor(_base.Executor):
                 raise TypeError("max_tasks_per_child must be an integer")
             if max_tasks_per_child <= 0:
                 raise ValueError("max_tasks_per_child must be >= 1")
+        _check_name(thread_name_prefix or None, "thread_name_prefix")
         self._max_workers = max_workers
         self._max_tasks_per_child = max_tasks_per_child
+        self._thread_name_prefix = thread_name_prefix or f"executor-{next(_executor_counter)}"
+        self._serial = bool(serial)
         self._setup = _executor_setup_code(
             None if initializer is None else _function_spec(initializer), initargs
         )
@@ -114,6 +136,11 @@ class InterpreterPoolExecutor(_base.Executor):
         _live_executors.add(self)
 
     def submit(self, fn, /, *args, **kwargs):
+        return self._submit(fn, args, kwargs, _label(fn))
+
+    submit.__doc__ = _base.Executor.submit.__doc__
+
+    def _submit(self, fn, args, kwargs, label):
         with self._lock:
             if self._broken is not None:
                 raise BrokenInterpreterPool(self._broken)
@@ -122,7 +149,7 @@ class InterpreterPoolExecutor(_base.Executor):
             if _interpreter_exiting:
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             future = _base.Future()
-            self._queue.append((future, (_function_spec(fn), args, kwargs)))
+            self._queue.append((future, (_function_spec(fn), args, kwargs, label)))
             if self._start():
                 failed = self._feed()
             else:
@@ -132,16 +159,15 @@ class InterpreterPoolExecutor(_base.Executor):
         _fail(failed)
         return future
 
-    submit.__doc__ = _base.Executor.submit.__doc__
-
     def map(self, fn, *iterables, timeout=None, chunksize=1):
         """Like ``ProcessPoolExecutor.map``: ``chunksize`` items go to a worker at a time."""
         if chunksize < 1:
             raise ValueError("chunksize must be >= 1.")
         if chunksize == 1:
             return super().map(fn, *iterables, timeout=timeout)
-        spec = _function_spec(fn)
-        futures = [self.submit(_run_chunk, spec, chunk) for chunk in _chunks(iterables, chunksize)]
+        spec, label = _function_spec(fn), _label(fn)
+        futures = [self._submit(_run_chunk, (spec, chunk), {}, label)
+                   for chunk in _chunks(iterables, chunksize)]
         return _chain_results(futures, timeout)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -170,9 +196,10 @@ class InterpreterPoolExecutor(_base.Executor):
         if self._pool is not None:
             return True
         try:
-            self._pool = Pool._wrap(
-                _pool_new(self._max_workers, self._setup, self._max_tasks_per_child)
-            )
+            self._pool = Pool._wrap(_pool_new(
+                self._max_workers, self._setup, self._max_tasks_per_child,
+                f"{self._thread_name_prefix}_", self._serial,
+            ))
         except Exception as e:
             self._broken = f"the executor's interpreters could not start: {e}"
             return False
@@ -191,7 +218,7 @@ class InterpreterPoolExecutor(_base.Executor):
         (their callbacks may use the executor)."""
         failed = []
         while self._queue and len(self._running) <= self._max_workers:
-            future, (spec, args, kwargs) = self._queue.popleft()
+            future, (spec, args, kwargs, label) = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
             task_id = next(self._ids)
@@ -199,11 +226,12 @@ class InterpreterPoolExecutor(_base.Executor):
             try:
                 try:
                     # Shareable arguments cross natively...
-                    _executor_submit(self._pool._pool, head + (args, tuple(kwargs.items()), None))
+                    _executor_submit(self._pool._pool,
+                                     head + (args, tuple(kwargs.items()), None), label)
                 except NotShareableError:
                     # ...anything else is pickled, as ProcessPoolExecutor does.
                     _executor_submit(self._pool._pool,
-                                     head + (None, None, _pickle.dumps((args, kwargs))))
+                                     head + (None, None, _pickle.dumps((args, kwargs))), label)
             except Exception as e:
                 failed.append((future, e))
                 continue
@@ -283,8 +311,9 @@ def _manage(executor_ref, replies):
         executor._close_pool()
 
 
-def _remote_exception(pickled, type_name, message, tb):
-    """The exception a worker raised, with its traceback as ``__cause__``."""
+def _remote_exception(pickled, type_name, message, tb, origin):
+    """The exception a worker raised, with its traceback (naming the worker's interpreter,
+    ``origin`` = (id, name)) as ``__cause__``."""
     exc = None
     if pickled is not None:
         try:
@@ -293,5 +322,7 @@ def _remote_exception(pickled, type_name, message, tb):
             exc = None
     if not isinstance(exc, BaseException):
         exc = RuntimeError(f"{type_name}: {message}")
-    exc.__cause__ = RemoteTraceback(f'\n"""\n{tb}"""')
+    interpreter_id, name = origin
+    text = f"Traceback in interpreter {interpreter_id} '{name}':\n{tb}"
+    exc.__cause__ = RemoteTraceback(f'\n"""\n{text}"""', origin)
     return exc

@@ -18,8 +18,9 @@ use std::sync::Arc;
 
 use cpython_sys as ffi;
 
-use crate::error::{Error, Result, type_error};
-use crate::interp::interpreter::Target;
+use crate::error::{Error, Result, type_error, value_error};
+use crate::interp::go::GoOptions;
+use crate::interp::interpreter::{InterpreterConfig, InterpreterState, Target};
 use crate::interp::pool::{self, Pool, PoolConfig};
 use crate::interp::runtime::Runtime;
 use crate::python::blocking::{Raised, block_detached};
@@ -92,6 +93,8 @@ macro_rules! entry {
 }
 
 entry!(current_interpreter_entry => current_interpreter);
+entry!(current_interpreter_name_entry => current_interpreter_name);
+entry!(interpreters_entry => _interpreters);
 entry!(pool_new_entry => _pool_new);
 entry!(pool_submit_entry => _pool_submit);
 entry!(pool_workers_entry => _pool_workers);
@@ -106,12 +109,20 @@ entry!(executor_submit_entry => _executor_submit);
 entry!(go_counts_entry => _go_counts);
 entry!(unbounded_channel_entry => _unbounded_channel);
 
-static mut METHODS: [ffi::PyMethodDef; 16] = [
+static mut METHODS: [ffi::PyMethodDef; 18] = [
     fastcall(
         c"current_interpreter",
         current_interpreter_entry,
         c"current_interpreter()\n--\n\nThe id of the interpreter running this code (0 is the main one).",
     ),
+    fastcall(
+        c"current_interpreter_name",
+        current_interpreter_name_entry,
+        c"current_interpreter_name()\n--\n\nThe name of the interpreter running this code: 'main', \
+          'go:<function>' in a go task, '<prefix>-<n>' in a pool worker, ... (None in an \
+          interpreter the runtime did not start).",
+    ),
+    fastcall(c"_interpreters", interpreters_entry, c""),
     fastcall(c"_pool_new", pool_new_entry, c""),
     fastcall(c"_pool_submit", pool_submit_entry, c""),
     fastcall(c"_pool_workers", pool_workers_entry, c""),
@@ -301,6 +312,18 @@ unsafe fn optional_str(py: Python<'_>, obj: *mut ffi::PyObject) -> Result<Option
     }
 }
 
+/// The truth of an argument (`bool(obj)`).
+///
+/// # Safety
+/// Attached; `obj` is live.
+unsafe fn truth(py: Python<'_>, obj: *mut ffi::PyObject) -> Result<bool> {
+    // SAFETY: forwarded.
+    match unsafe { ffi::PyObject_IsTrue(obj) } {
+        -1 => Err(py.take_error()),
+        n => Ok(n == 1),
+    }
+}
+
 /// A `str` argument.
 ///
 /// # Safety
@@ -388,11 +411,63 @@ fn current_interpreter(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*m
     Ok(py.object(&Value::from(py.interpreter_id()))?.into_ptr())
 }
 
-/// `_pool_new(workers: int | None, setup: str | None, max_tasks: int | None) -> capsule`
+fn current_interpreter_name(
+    py: Python<'_>,
+    args: &[*mut ffi::PyObject],
+) -> Result<*mut ffi::PyObject> {
+    expect_args("current_interpreter_name", args, 0)?;
+    let name = Runtime::current()?.interpreter_name(py.interpreter_id());
+    Ok(py
+        .object(&name.map_or(Value::None, Value::from))?
+        .into_ptr())
+}
+
+/// `_interpreters() -> [(id, name, serial, state, task, seconds in that state)]`, `state`
+/// being `"idle"` or `"running"`.
+fn _interpreters(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_interpreters", args, 0)?;
+    let infos = Runtime::current()?.interpreters();
+    let rows = infos
+        .into_iter()
+        .map(|info| {
+            let (state, task) = match info.state {
+                InterpreterState::Running { task } => ("running", task),
+                _ => ("idle", None),
+            };
+            Value::Tuple(vec![
+                info.id.into(),
+                info.name.into(),
+                Value::Bool(info.serial),
+                state.into(),
+                task.map_or(Value::None, Value::from),
+                info.since.elapsed().as_secs_f64().into(),
+            ])
+        })
+        .collect();
+    Ok(py.object(&Value::Tuple(rows))?.into_ptr())
+}
+
+/// A name given from Python: `None`, or a non-empty `str` without NUL characters.
+///
+/// # Safety
+/// Attached; `obj` is live.
+unsafe fn optional_name(py: Python<'_>, obj: *mut ffi::PyObject) -> Result<Option<String>> {
+    // SAFETY: forwarded.
+    let name = unsafe { optional_str(py, obj)? };
+    if name.as_ref().is_some_and(|n| n.contains('\0')) {
+        return Err(value_error(
+            "an interpreter's name cannot contain NUL characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// `_pool_new(workers: int | None, setup: str | None, max_tasks: int | None,
+/// name_prefix: str | None, serial: bool) -> capsule`
 fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
-    expect_args("_pool_new", args, 3)?;
+    expect_args("_pool_new", args, 5)?;
     // SAFETY: attached; the arguments are live for this call.
-    let (workers, setup, max_tasks) = unsafe {
+    let (workers, setup, max_tasks, prefix, serial) = unsafe {
         let workers = Object::from_borrowed(py, args[0])?;
         let workers = if workers.is_none() {
             None
@@ -409,13 +484,23 @@ fn _pool_new(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::Py
         } else {
             Some(args::count(&max_tasks, "max_tasks_per_child")?)
         };
-        (workers, optional_str(py, args[1])?, max_tasks)
+        let serial = truth(py, args[4])?;
+        let prefix = optional_name(py, args[3])?;
+        (
+            workers,
+            optional_str(py, args[1])?,
+            max_tasks,
+            prefix,
+            serial,
+        )
     };
     let runtime = Runtime::current()?;
     let mut config = PoolConfig::default()
         .setup(setup)
-        .max_tasks_per_worker(max_tasks);
+        .max_tasks_per_worker(max_tasks)
+        .interpreter(InterpreterConfig::default().serial(serial));
     config.workers = workers;
+    config.name_prefix = prefix;
     let pool = Arc::new(py.allow_threads(|| Pool::with_config(&runtime, config))?);
     pool::own(py.interpreter_id(), &pool);
     new_pool_object(py, pool)
@@ -536,12 +621,13 @@ fn _task_interrupt(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut f
     Ok(py.object(&Value::Bool(hit))?.into_ptr())
 }
 
-/// `_go(module, qualname, main, args: tuple, kwargs: tuple[(str, value)], setup) -> capsule`:
-/// runs the function on a go interpreter (an idle one, or a new one set up with `setup`).
+/// `_go(module, qualname, main, args: tuple, kwargs: tuple[(str, value)], setup,
+/// name: str | None, serial: bool) -> capsule`: runs the function on a go interpreter (an idle
+/// one, or a new one set up with `setup`), named `name` (default `go:<qualname>`) meanwhile.
 fn _go(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
-    expect_args("_go", args, 6)?;
+    expect_args("_go", args, 8)?;
     // SAFETY: attached; the arguments are live for this call.
-    let (target, call_args, kwargs, setup) = unsafe {
+    let (target, call_args, kwargs, setup, name, serial) = unsafe {
         let target = Target {
             module: required_str(py, args[0])?,
             qualname: required_str(py, args[1])?,
@@ -561,26 +647,42 @@ fn _go(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject
                 _ => Err(type_error("kwargs must be (name, value) pairs".into())),
             })
             .collect::<Result<Vec<_>>>()?;
-        (target, call_args, kwargs, optional_str(py, args[5])?)
+        let name = optional_name(py, args[6])?;
+        let serial = truth(py, args[7])?;
+        (
+            target,
+            call_args,
+            kwargs,
+            optional_str(py, args[5])?,
+            name,
+            serial,
+        )
     };
+    let mut options = GoOptions::for_target(&target);
+    if let Some(name) = name {
+        options.name = name.into();
+    }
+    options.serial = serial;
     let runtime = Runtime::current()?;
     let task = py.allow_threads(move || {
-        runtime.go_with(setup, move |py| target.call_kw(py, &call_args, &kwargs))
+        runtime.go_with(setup, options, move |py| {
+            target.call_kw(py, &call_args, &kwargs)
+        })
     });
     capsule(py, task, TASK_CAPSULE, drop_task)
 }
 
-/// `_executor_submit(pool, args: tuple)`: queues `csp._executor_run(*args)`, whose first two
-/// arguments are the executor's reply channel and the task id. The worker sends the outcome
-/// there; if the task never runs (the pool was terminated), a "kind 3" reply says so instead,
-/// so the executor never waits for it forever.
+/// `_executor_submit(pool, args: tuple, label: str)`: queues `csp._executor_run(*args)`, whose
+/// first two arguments are the executor's reply channel and the task id, listed as running
+/// `label`. The worker sends the outcome there; if the task never runs (the pool was
+/// terminated), a "kind 3" reply says so instead, so the executor never waits for it forever.
 fn _executor_submit(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
-    expect_args("_executor_submit", args, 2)?;
+    expect_args("_executor_submit", args, 3)?;
     // SAFETY: attached; the arguments (and so the pool capsule) are live for this call.
-    let (pool, call_args) = unsafe {
+    let (pool, call_args, label) = unsafe {
         let pool: &Arc<Pool> = from_capsule(py, args[0], POOL_CAPSULE)?;
         let call_args = tuple_items(Object::from_borrowed(py, args[1])?.to_value()?, "args")?;
-        (pool, call_args)
+        (pool, call_args, optional_str(py, args[2])?)
     };
     if pool.is_closed() {
         return Err(Error::Closed("pool"));
@@ -594,7 +696,7 @@ fn _executor_submit(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut 
         qualname: "_executor_run".into(),
         main_path: None,
     };
-    drop(pool.submit_with(move |py| {
+    drop(pool.submit_labelled(label.map(Arc::from), move |py| {
         guard.disarm();
         target.call(py, &call_args)
     }));

@@ -5,6 +5,10 @@
 //!
 //! A reaper thread (started with the first idle interpreter) sleeps until the oldest idle
 //! interpreter expires, or until woken by a change; it never polls.
+//!
+//! An idle go interpreter is named `go`; each task renames it while it runs ([`GoOptions`]),
+//! and its OS thread with it. Serial ones (no Python threads) serve only serial tasks, and the
+//! others only tasks that are not.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex};
@@ -14,13 +18,36 @@ use crossbeam_channel::Sender;
 
 use crate::error::{Error, Result};
 use crate::interp::fork::OsThread;
-use crate::interp::interpreter::InterpreterConfig;
+use crate::interp::interpreter::{InterpreterConfig, Target};
 use crate::interp::job::{Envelope, job};
 use crate::interp::runtime::Runtime;
 use crate::interp::worker::{Worker, spawn_worker};
 use crate::python::token::Python;
 use crate::sync::lock;
 use crate::sync::task::Task;
+
+/// The name of an idle go interpreter.
+const IDLE_NAME: &str = "go";
+
+/// How a `go` task runs: the name its interpreter takes meanwhile, what the listing shows it
+/// running, and whether its interpreter is serial.
+#[derive(Debug, Clone)]
+pub(crate) struct GoOptions {
+    pub(crate) name: Arc<str>,
+    pub(crate) label: Option<Arc<str>>,
+    pub(crate) serial: bool,
+}
+
+impl GoOptions {
+    /// The defaults for calling `target`: named `go:<qualname>`, not serial.
+    pub(crate) fn for_target(target: &Target) -> GoOptions {
+        GoOptions {
+            name: format!("go:{}", target.qualname).into(),
+            label: Some(target.label()),
+            serial: false,
+        }
+    }
+}
 
 /// The go interpreters of a runtime. Cheap to clone (shared state).
 #[derive(Clone)]
@@ -72,9 +99,15 @@ impl Spawner {
         }
     }
 
-    /// Runs `f` on an idle go interpreter, or on a new one (started with `setup`). Waits only
-    /// while a new interpreter starts.
-    pub(crate) fn go<R, F>(&self, runtime: &Runtime, setup: Option<String>, f: F) -> Task<R>
+    /// Runs `f` on an idle go interpreter (serial or not, as `options` say), or on a new one
+    /// (started with `setup`). Waits only while a new interpreter starts.
+    pub(crate) fn go<R, F>(
+        &self,
+        runtime: &Runtime,
+        setup: Option<String>,
+        options: GoOptions,
+        f: F,
+    ) -> Task<R>
     where
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
@@ -84,11 +117,19 @@ impl Spawner {
             if state.closed {
                 return Task::failed(Error::ShutDown);
             }
-            state.idle.pop().map(|(id, _)| id)
+            // The most recently idle one of the right kind.
+            let State { idle, workers, .. } = &mut *state;
+            idle.iter()
+                .rposition(|(id, _)| {
+                    workers
+                        .get(id)
+                        .is_some_and(|w| w.worker.serial == options.serial)
+                })
+                .map(|at| idle.remove(at).0)
         };
         let id = match reused {
             Some(id) => id,
-            None => match self.start(runtime, setup) {
+            None => match self.start(runtime, setup, options.serial) {
                 Ok(id) => id,
                 Err(e) => return Task::failed(e),
             },
@@ -103,15 +144,17 @@ impl Spawner {
         let Some(go) = state.workers.get(&id) else {
             return Task::failed(Error::ShutDown);
         };
-        let (envelope, task) = job(run, Arc::from([go.worker.thread]), "go interpreter");
+        let (mut envelope, task) = job(run, Arc::from([go.worker.thread]), "go interpreter");
+        envelope.name = Some(options.name);
+        envelope.label = options.label;
         let _ = go.jobs.send(envelope); // A dead worker drops it: the task fails as closed.
         task
     }
 
     /// Starts a new go interpreter and registers it (busy); returns its id.
-    fn start(&self, runtime: &Runtime, setup: Option<String>) -> Result<i64> {
+    fn start(&self, runtime: &Runtime, setup: Option<String>, serial: bool) -> Result<i64> {
         let (jobs, receiver) = crossbeam_channel::unbounded();
-        let config = InterpreterConfig::default().thread_name("subinterp-go");
+        let config = InterpreterConfig::default().name(IDLE_NAME).serial(serial);
         let (worker, thread) = spawn_worker(runtime, &config, setup, receiver, None)?.ready()?;
         let id = worker.id;
         let mut state = lock(&self.inner.state);

@@ -3,6 +3,7 @@
 //! interpreters.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crossbeam_channel::Sender;
 
@@ -20,11 +21,16 @@ use crate::value::Value;
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct InterpreterConfig {
-    /// Serial mode: Python threads, `os.fork()` and `os.exec*()` are refused inside the
-    /// interpreter (its own GIL and memory allocator are always on).
+    /// Serial mode: Python threads are refused inside the interpreter, with a `RuntimeError`
+    /// naming serial mode, as are `os.fork()` and `os.exec*()` (which every subinterpreter
+    /// refuses; serial mode only words the error). Its own GIL and memory allocator are always
+    /// on. A serial interpreter is always created afresh: the warm stock holds only default
+    /// ones.
     pub serial: bool,
-    /// Name of the OS thread (default `subinterp-<n>`).
-    pub thread_name: Option<String>,
+    /// The interpreter's name (default `interpreter`), as [`Runtime::interpreters`] and
+    /// `csp.current_interpreter_name()` report it and tracebacks crossing from it show it; the
+    /// OS thread carries its first 15 bytes (what Linux allows).
+    pub name: Option<String>,
 }
 
 impl InterpreterConfig {
@@ -34,11 +40,50 @@ impl InterpreterConfig {
         self
     }
 
-    /// Sets the OS thread's name.
-    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
-        self.thread_name = Some(name.into());
+    /// Sets the interpreter's name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
         self
     }
+
+    /// Sets the interpreter's name, which its OS thread carries.
+    #[deprecated(note = "the name is the interpreter's now: use `InterpreterConfig::name`")]
+    pub fn thread_name(self, name: impl Into<String>) -> Self {
+        self.name(name)
+    }
+}
+
+/// One live interpreter, as [`Runtime::interpreters`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InterpreterInfo {
+    /// Its id (as `csp.current_interpreter()` reports it inside).
+    pub id: i64,
+    /// Its name: `interpreter` (or its [`InterpreterConfig::name`]), `pool-<n>` (or the
+    /// pool's [`name_prefix`](crate::PoolConfig::name_prefix) and `n`), `map-<n>` for the pool
+    /// behind `csp.map`, `go:<function>` while a `go` task runs (`go` when idle), `warm` for
+    /// one of the warm stock.
+    pub name: String,
+    /// Whether it runs in [serial mode](InterpreterConfig::serial).
+    pub serial: bool,
+    /// What it does now.
+    pub state: InterpreterState,
+    /// When it entered that state.
+    pub since: Instant,
+}
+
+/// What an interpreter does now ([`InterpreterInfo::state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InterpreterState {
+    /// Waiting for a job.
+    Idle,
+    /// Running a job: `task` names it (`"module:function"` for calls, `exec` or `eval`), or is
+    /// `None` for a Rust closure.
+    Running {
+        /// The job.
+        task: Option<String>,
+    },
 }
 
 /// An own-GIL subinterpreter running on its own OS thread.
@@ -67,7 +112,7 @@ impl std::fmt::Debug for Interpreter {
 }
 
 impl Interpreter {
-    /// Creates an interpreter with the default configuration.
+    /// Creates an interpreter with the default configuration (named `interpreter`).
     pub fn new(runtime: &Runtime) -> Result<Interpreter> {
         Interpreter::with_config(runtime, InterpreterConfig::default())
     }
@@ -86,6 +131,11 @@ impl Interpreter {
     /// The interpreter's id (as `csp.current_interpreter()` reports it inside).
     pub fn id(&self) -> i64 {
         self.worker.id
+    }
+
+    /// The interpreter's name ([`InterpreterConfig::name`]).
+    pub fn name(&self) -> String {
+        self.worker.name().to_string()
     }
 
     /// Runs statements in `__main__`.
@@ -116,19 +166,21 @@ impl Interpreter {
     /// Queues [`exec`](Self::exec).
     pub fn submit_exec(&self, code: &str) -> Task<()> {
         let code = code.to_owned();
-        self.submit(move |py| py.exec(&code))
+        self.submit_labelled(Some("exec".into()), move |py| py.exec(&code))
     }
 
     /// Queues [`eval`](Self::eval).
     pub fn submit_eval(&self, expr: &str) -> Task<Value> {
         let expr = expr.to_owned();
-        self.submit(move |py| py.eval(&expr)?.to_value())
+        self.submit_labelled(Some("eval".into()), move |py| py.eval(&expr)?.to_value())
     }
 
     /// Queues [`call`](Self::call).
     pub fn submit_call(&self, target: &str, args: Vec<Value>) -> Task<Value> {
         match Target::parse(target) {
-            Ok(target) => self.submit(move |py| target.call(py, &args)),
+            Ok(target) => {
+                self.submit_labelled(Some(target.label()), move |py| target.call(py, &args))
+            }
             Err(e) => Task::failed(e),
         }
     }
@@ -139,7 +191,17 @@ impl Interpreter {
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
-        let (envelope, task) = job(f, Arc::from([self.worker.thread]), "interpreter");
+        self.submit_labelled(None, f)
+    }
+
+    /// [`submit`](Self::submit), with what [`Runtime::interpreters`] shows it running.
+    fn submit_labelled<R, F>(&self, label: Option<Arc<str>>, f: F) -> Task<R>
+    where
+        F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let (mut envelope, task) = job(f, Arc::from([self.worker.thread]), "interpreter");
+        envelope.label = label;
         // A send only fails if the thread died, in which case the dropped envelope has
         // already failed the task with `Error::Closed`.
         let _ = self.jobs.send(envelope);
@@ -197,6 +259,17 @@ impl Target {
                  or \"pkg.mod:Class.method\""
             ))),
         }
+    }
+
+    /// `module:qualname` as tasks are listed ([`InterpreterState::Running`]); a function of
+    /// the main script is `__main__:qualname`.
+    pub(crate) fn label(&self) -> Arc<str> {
+        let module = if self.main_path.is_some() {
+            "__main__"
+        } else {
+            &self.module
+        };
+        format!("{module}:{}", self.qualname).into()
     }
 
     /// Imports and returns the callable.

@@ -2,7 +2,8 @@
 //!
 //! - [`runtime`]: [`Runtime`](runtime::Runtime), CPython initialised once per process, the main
 //!   interpreter, shutdown;
-//! - [`worker`]: the thread behind every interpreter (create, serve jobs, interrupt, destroy);
+//! - [`worker`]: the thread behind every interpreter (create, serve jobs, interrupt, destroy),
+//!   its name, serial mode, and the runtime's list of live interpreters;
 //! - [`job`]: a job as it travels to a worker, and the [`Task`](crate::Task) receiving its
 //!   result;
 //! - [`warm`]: interpreters created ahead of time;

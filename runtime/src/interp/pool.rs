@@ -27,8 +27,12 @@ pub struct PoolConfig {
     /// Code each interpreter runs once when it starts (e.g. imports); a failure fails
     /// [`Pool::with_config`].
     pub setup: Option<String>,
-    /// Configuration of every interpreter.
+    /// Configuration of every interpreter (its name is replaced by the numbered one of
+    /// [`name_prefix`](Self::name_prefix)).
     pub interpreter: InterpreterConfig,
+    /// Worker `n` (from 0) is named `<name_prefix><n>`; default `pool-`, so `pool-0`,
+    /// `pool-1`, ... (see [`InterpreterConfig::name`]).
+    pub name_prefix: Option<String>,
     /// Replace a worker's interpreter with a fresh one (set up again) after this many tasks
     /// (default: never), like `ProcessPoolExecutor`'s `max_tasks_per_child`.
     pub max_tasks_per_worker: Option<usize>,
@@ -56,6 +60,12 @@ impl PoolConfig {
     /// Sets the configuration of every interpreter.
     pub fn interpreter(mut self, config: InterpreterConfig) -> Self {
         self.interpreter = config;
+        self
+    }
+
+    /// Sets the prefix of the workers' names.
+    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = Some(prefix.into());
         self
     }
 }
@@ -113,11 +123,9 @@ impl Pool {
         let mut starting = Vec::with_capacity(count);
         let mut failure = None;
         let current: Arc<Mutex<Vec<Arc<Worker>>>> = Arc::default();
+        let prefix = config.name_prefix.as_deref().unwrap_or("pool-");
         for i in 0..count {
-            let mut interp = config.interpreter.clone();
-            if interp.thread_name.is_none() {
-                interp.thread_name = Some(format!("subinterp-pool-{i}"));
-            }
+            let interp = config.interpreter.clone().name(format!("{prefix}{i}"));
             let recycle = config.max_tasks_per_worker.map(|after| {
                 let current = Arc::clone(&current);
                 Recycle {
@@ -189,7 +197,7 @@ impl Pool {
 
     /// Queues a call of a parsed target.
     pub(crate) fn submit_target(&self, target: Target, args: Vec<Value>) -> Task<Value> {
-        self.submit_with(move |py| target.call(py, &args))
+        self.submit_labelled(Some(target.label()), move |py| target.call(py, &args))
     }
 
     /// Queues `f` to run attached to the next free interpreter.
@@ -198,10 +206,20 @@ impl Pool {
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
     {
+        self.submit_labelled(None, f)
+    }
+
+    /// [`submit_with`](Self::submit_with), with what the interpreter listing shows it running.
+    pub(crate) fn submit_labelled<R, F>(&self, label: Option<Arc<str>>, f: F) -> Task<R>
+    where
+        F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
         if orphaned(self.generation) {
             return Task::failed(Error::Forked("pool"));
         }
-        let (envelope, task) = job(f, Arc::clone(&self.runners), "pool");
+        let (mut envelope, task) = job(f, Arc::clone(&self.runners), "pool");
+        envelope.label = label;
         if let Some(jobs) = &*lock(&self.jobs) {
             let _ = jobs.send(envelope);
         } // Else the dropped envelope fails the task with `Error::Closed`.

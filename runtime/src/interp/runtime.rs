@@ -10,13 +10,13 @@ use cpython_sys as ffi;
 
 use crate::error::{Error, Result};
 use crate::interp::fork;
-use crate::interp::go::Spawner;
-use crate::interp::interpreter::Target;
+use crate::interp::go::{GoOptions, Spawner};
+use crate::interp::interpreter::{InterpreterInfo, Target};
 use crate::interp::pool::{
     Pool, PoolConfig, PoolsGuard, default_workers, lock_pools, terminate_pools_of,
 };
 use crate::interp::warm::Warm;
-use crate::interp::worker::join_python_threads;
+use crate::interp::worker::{Registry, join_python_threads};
 use crate::python::blocking::set_signal_thread;
 use crate::python::object::Object;
 use crate::python::token::Python;
@@ -159,6 +159,8 @@ struct Shared {
     go: Spawner,
     /// Interpreters created ahead of time.
     warm: Warm,
+    /// The live interpreters.
+    registry: Arc<Registry>,
     /// The fork generation this runtime belongs to (see [`fork`]).
     generation: u64,
 }
@@ -204,6 +206,7 @@ impl Runtime {
             start(&config)?;
             ffi::PyEval_SaveThread()
         };
+        let registry = Arc::new(Registry::default());
         let runtime = Runtime {
             shared: Arc::new(Shared {
                 main_thread: std::thread::current().id(),
@@ -215,7 +218,8 @@ impl Runtime {
                 lifecycle_changed: Condvar::new(),
                 default_pool: Mutex::new(None),
                 go: Spawner::new(config.go_idle_timeout),
-                warm: Warm::new(config.warm_interpreters),
+                warm: Warm::new(config.warm_interpreters, Arc::clone(&registry)),
+                registry,
                 generation: generation(),
             }),
         };
@@ -386,15 +390,20 @@ impl Runtime {
     /// goroutine: an idle one left by an earlier `go`, or a new one. It never waits for
     /// another task to finish, so tasks that block on each other (a pipeline of stages
     /// connected by [`Channel`](crate::Channel)s) all run.
+    ///
+    /// While the task runs its interpreter is named `go:<function>` (its qualified name).
     pub fn go(&self, target: &str, args: Vec<Value>) -> Task<Value> {
         match Target::parse(target) {
-            Ok(target) => self.go_with(None, move |py| target.call(py, &args)),
+            Ok(target) => {
+                let options = GoOptions::for_target(&target);
+                self.go_with(None, options, move |py| target.call(py, &args))
+            }
             Err(e) => Task::failed(e),
         }
     }
 
     /// Runs `f` on a go interpreter (new ones run `setup` first).
-    pub(crate) fn go_with<R, F>(&self, setup: Option<String>, f: F) -> Task<R>
+    pub(crate) fn go_with<R, F>(&self, setup: Option<String>, options: GoOptions, f: F) -> Task<R>
     where
         F: FnOnce(Python<'_>) -> Result<R> + Send + 'static,
         R: Send + 'static,
@@ -402,7 +411,7 @@ impl Runtime {
         if let Err(e) = self.check_running() {
             return Task::failed(e);
         }
-        self.shared.go.go(self, setup, f)
+        self.shared.go.go(self, setup, options, f)
     }
 
     /// The stock of interpreters created ahead of time.
@@ -431,6 +440,30 @@ impl Runtime {
         lock(&self.shared.lifecycle).live
     }
 
+    /// Every interpreter alive now besides the main one (those of the warm stock included),
+    /// by id: its name, whether it is serial, and what it does (idle, or running which task)
+    /// since when. A snapshot: interpreters come and go meanwhile.
+    pub fn interpreters(&self) -> Vec<InterpreterInfo> {
+        self.shared.registry.list()
+    }
+
+    /// The name of interpreter `id`: `main` for the main one, `None` for one the runtime did
+    /// not start or that is gone.
+    pub(crate) fn interpreter_name(&self, id: i64) -> Option<String> {
+        if id == 0 {
+            return Some("main".into());
+        }
+        self.shared
+            .registry
+            .name_of(id)
+            .map(|name| name.to_string())
+    }
+
+    /// The list of live interpreters.
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.shared.registry)
+    }
+
     /// Whether the current thread is a worker of the pool behind `csp.map`.
     pub(crate) fn is_default_pool_worker(&self) -> bool {
         lock(&self.shared.default_pool)
@@ -444,7 +477,8 @@ impl Runtime {
         if let Some(pool) = &*slot {
             return Ok(Arc::clone(pool));
         }
-        let pool = Arc::new(Pool::with_config(self, PoolConfig::default().setup(setup))?);
+        let config = PoolConfig::default().setup(setup).name_prefix("map-");
+        let pool = Arc::new(Pool::with_config(self, config)?);
         *slot = Some(Arc::clone(&pool));
         Ok(pool)
     }
@@ -457,6 +491,7 @@ impl Runtime {
         let old = &self.shared;
         // SAFETY: reads this thread's thread state pointer (NULL when detached).
         let tstate = unsafe { ffi::PyThreadState_GetUnchecked() };
+        let registry = Arc::new(Registry::default());
         Runtime {
             shared: Arc::new(Shared {
                 main_thread: std::thread::current().id(),
@@ -472,7 +507,8 @@ impl Runtime {
                 lifecycle_changed: Condvar::new(),
                 default_pool: Mutex::new(None),
                 go: Spawner::new(old.go.idle_timeout()),
-                warm: Warm::new(old.warm.target()),
+                warm: Warm::new(old.warm.target(), Arc::clone(&registry)),
+                registry,
                 generation: generation(),
             }),
         }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::interp::fork::OsThread;
-use crate::interp::worker::{Assignment, Worker, spawn_warm};
+use crate::interp::worker::{Assignment, Registry, Worker, spawn_warm};
 use crate::sync::lock;
 
 /// How long the refill waits after the last take before it creates an interpreter.
@@ -28,6 +28,8 @@ pub(crate) struct Warm {
 
 struct Inner {
     state: Mutex<State>,
+    /// The runtime's list of interpreters, which warm ones join as they are created.
+    registry: Arc<Registry>,
     /// Signals the refill thread: the stock was taken from, resized or closed.
     changed: Condvar,
 }
@@ -59,9 +61,10 @@ impl std::fmt::Debug for Warm {
 }
 
 impl Warm {
-    pub(crate) fn new(target: usize) -> Warm {
+    pub(crate) fn new(target: usize, registry: Arc<Registry>) -> Warm {
         Warm {
             inner: Arc::new(Inner {
+                registry,
                 state: Mutex::new(State {
                     target,
                     ready: Vec::new(),
@@ -176,7 +179,7 @@ impl Warm {
             drop(state);
             let (created_tx, created) = mpsc::channel();
             let (assign, assignments) = mpsc::channel();
-            let started = spawn_warm(created_tx, assignments);
+            let started = spawn_warm(created_tx, assignments, Arc::clone(&self.inner.registry));
             let created = created.recv();
             state = lock(&self.inner.state);
             match (created, started) {

@@ -9,18 +9,26 @@
 //! A thread either starts with its [`Assignment`] (what to run, and for whom), or starts warm:
 //! it creates its interpreter ahead of time and waits for an assignment from the runtime's
 //! stock of ready interpreters ([`warm`](super::warm)).
+//!
+//! Every interpreter has a name, kept in full in its [`Worker`] and carried (its first 15
+//! bytes) by its OS thread; a job may rename it while it runs (a `go` task). The runtime's
+//! [`Registry`] lists the live ones with what they do. A serial interpreter (no Python
+//! threads) also replaces the functions that start threads, fork or exec with ones raising a
+//! `RuntimeError` that names serial mode ([`SERIAL_MODE`]), since CPython's own message
+//! ("not supported for isolated subinterpreters") does not say why.
 
 use std::ffi::{CStr, c_ulong};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::ThreadId;
+use std::time::Instant;
 
 use cpython_sys as ffi;
 use crossbeam_channel::Receiver;
 
 use crate::error::{Error, Result};
 use crate::interp::fork::OsThread;
-use crate::interp::interpreter::InterpreterConfig;
+use crate::interp::interpreter::{InterpreterConfig, InterpreterInfo, InterpreterState};
 use crate::interp::job::Envelope;
 use crate::interp::pool::terminate_pools_of;
 use crate::interp::runtime::{Lease, Runtime};
@@ -33,6 +41,50 @@ use crate::sync::task::{Control, Runner};
 /// Stack size of interpreter threads: like the main thread's, since Python code (recursion,
 /// deep `repr`s) can use a lot of C stack.
 const STACK_SIZE: usize = 8 << 20;
+
+/// The name of an interpreter of the warm stock, until it is taken.
+const WARM_NAME: &str = "warm";
+
+/// Run in a new serial interpreter: the functions that start threads, fork or exec raise a
+/// `RuntimeError` naming serial mode and the interpreter (CPython refuses them anyway, with
+/// "thread is not supported for isolated subinterpreters", or the like for fork and exec).
+/// `threading` binds `_thread.start_joinable_thread` when imported, and `os` takes `posix`'s
+/// functions, so replacing them in `_thread` and `posix` first covers both.
+const SERIAL_MODE: &str = r#"
+def _subinterp_serial_mode():
+    import sys, _thread, posix
+
+    def refuse(what, why):
+        def refused(*args, **kwargs):
+            try:
+                import csp
+                here = (f"interpreter {csp.current_interpreter()} "
+                        f"'{csp.current_interpreter_name()}'")
+            except Exception:
+                here = "this interpreter"
+            raise RuntimeError(f"{what} is refused in {here}: it runs in serial mode "
+                               f"(serial=True){why}")
+        return refused
+
+    thread = refuse("starting a thread", ", which allows no Python threads (nor libraries "
+                    "that start them); run this code in an interpreter made without serial=True")
+    for name in ("start_new_thread", "start_new", "start_joinable_thread"):
+        if hasattr(_thread, name):
+            setattr(_thread, name, thread)
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        threading._start_joinable_thread = thread
+    os = sys.modules.get("os")
+    for name in ("fork", "forkpty", "execv", "execve"):
+        if hasattr(posix, name):
+            f = refuse(f"os.{name}()", "; no subinterpreter can fork or exec (subprocess works)")
+            setattr(posix, name, f)
+            if os is not None:
+                setattr(os, name, f)
+
+_subinterp_serial_mode()
+del _subinterp_serial_mode
+"#;
 
 /// The state an interpreter's thread shares with the handles that interrupt it.
 #[derive(Debug)]
@@ -57,9 +109,81 @@ pub(crate) struct Worker {
     /// The fork generation the thread started in (see [`fork`](super::fork)): in a forked
     /// child the thread and its interpreter are gone.
     generation: u64,
+    /// Whether the interpreter runs in serial mode.
+    pub(crate) serial: bool,
+    /// Its name and what it does now.
+    status: Mutex<Status>,
+    /// The runtime's list of live interpreters, which this one leaves as it is destroyed.
+    registry: Arc<Registry>,
+}
+
+/// A worker's name and state.
+#[derive(Debug)]
+struct Status {
+    /// The name now: `own`, or a job's own name while it runs.
+    name: Arc<str>,
+    /// The name between jobs.
+    own: Arc<str>,
+    /// The job running now (its label, if it has one).
+    running: Option<Option<Arc<str>>>,
+    since: Instant,
 }
 
 impl Worker {
+    /// The interpreter's name now.
+    pub(crate) fn name(&self) -> Arc<str> {
+        Arc::clone(&lock(&self.status).name)
+    }
+
+    /// Gives the interpreter its own name (also its OS thread's), from any thread while the
+    /// worker's thread runs.
+    fn set_own_name(&self, name: &str) {
+        let mut status = lock(&self.status);
+        status.own = name.into();
+        status.name = Arc::clone(&status.own);
+        set_thread_name(self.thread_ident, name);
+    }
+
+    /// A job starts: it runs under `name` if it has one. On the worker's thread.
+    fn begin_job(&self, name: Option<&Arc<str>>, label: Option<&Arc<str>>) {
+        let mut status = lock(&self.status);
+        status.running = Some(label.cloned());
+        status.since = Instant::now();
+        if let Some(name) = name
+            && *name != status.name
+        {
+            status.name = Arc::clone(name);
+            set_thread_name(self.thread_ident, name);
+        }
+    }
+
+    /// The job ended: the interpreter takes its own name again. On the worker's thread.
+    fn end_job(&self) {
+        let mut status = lock(&self.status);
+        status.running = None;
+        status.since = Instant::now();
+        if status.name != status.own {
+            status.name = Arc::clone(&status.own);
+            set_thread_name(self.thread_ident, &status.own);
+        }
+    }
+
+    fn info(&self) -> InterpreterInfo {
+        let status = lock(&self.status);
+        InterpreterInfo {
+            id: self.id,
+            name: status.name.to_string(),
+            serial: self.serial,
+            state: match &status.running {
+                None => InterpreterState::Idle,
+                Some(task) => InterpreterState::Running {
+                    task: task.as_deref().map(str::to_owned),
+                },
+            },
+            since: status.since,
+        }
+    }
+
     /// Raises `KeyboardInterrupt` in the running job — any job (`target` None) or only that
     /// one. Returns whether it did.
     pub(crate) fn interrupt(&self, target: Option<&Arc<Control>>) -> bool {
@@ -137,6 +261,44 @@ impl Runner for Worker {
     }
 }
 
+/// The live interpreters of a runtime (warm ones included), by id. Holds no interpreter alive:
+/// each one enters as it is created and leaves as it is destroyed. Its lock is taken before a
+/// worker's status lock, and with no other lock held.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    workers: Mutex<Vec<Weak<Worker>>>,
+}
+
+impl Registry {
+    fn add(&self, worker: &Arc<Worker>) {
+        lock(&self.workers).push(Arc::downgrade(worker));
+    }
+
+    fn remove(&self, id: i64) {
+        lock(&self.workers).retain(|w| w.upgrade().is_some_and(|w| w.id != id));
+    }
+
+    /// Every live interpreter, by id.
+    pub(crate) fn list(&self) -> Vec<InterpreterInfo> {
+        let mut infos: Vec<InterpreterInfo> = lock(&self.workers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|w| w.info())
+            .collect();
+        infos.sort_by_key(|info| info.id);
+        infos
+    }
+
+    /// The name of live interpreter `id`.
+    pub(crate) fn name_of(&self, id: i64) -> Option<Arc<str>> {
+        lock(&self.workers)
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|w| w.id == id)
+            .map(|w| w.name())
+    }
+}
+
 /// A worker thread that is still creating its interpreter.
 pub(crate) struct Starting {
     ready: mpsc::Receiver<Result<Arc<Worker>>>,
@@ -169,14 +331,16 @@ pub(crate) struct Recycle {
 }
 
 /// What a worker thread runs: its set-up code, the queue it takes jobs from, whether to
-/// recycle its interpreter, whom to tell once it is ready, and the runtime's count of it.
+/// recycle its interpreter, whom to tell once it is ready, its name, the runtime's count of it
+/// and its list of interpreters.
 pub(crate) struct Assignment {
     setup: Option<String>,
     jobs: Receiver<Envelope>,
     recycle: Option<Recycle>,
     ready: mpsc::Sender<Result<Arc<Worker>>>,
-    name: Option<String>,
+    name: String,
     lease: Lease,
+    registry: Arc<Registry>,
 }
 
 /// Starts an interpreter thread that runs `setup`, then the jobs it receives until every
@@ -192,19 +356,27 @@ pub(crate) fn spawn_worker(
 ) -> Result<Starting> {
     let (ready_tx, ready) = mpsc::channel();
     let early = (setup.is_none() && !config.serial).then(|| ready_tx.clone());
+    let name = config
+        .name
+        .clone()
+        .unwrap_or_else(|| "interpreter".to_owned());
     let assignment = Assignment {
         setup,
         jobs,
         recycle,
         ready: ready_tx,
-        name: config.thread_name.clone(),
+        name: name.clone(),
         lease: runtime.lease()?,
+        registry: runtime.registry(),
     };
     let assignment = if config.serial {
         assignment
     } else {
         match runtime.warm().take(assignment) {
             Ok((thread, worker)) => {
+                // Named before anyone sees it (its thread may not have taken the assignment
+                // yet).
+                worker.set_own_name(&name);
                 // Nothing to set up: the interpreter is ready already (its thread's own
                 // "ready" comes second and is ignored).
                 if let Some(early) = early {
@@ -216,11 +388,7 @@ pub(crate) fn spawn_worker(
         }
     };
     let serial = config.serial;
-    let name = config
-        .thread_name
-        .clone()
-        .unwrap_or_else(|| "subinterp".to_owned());
-    let thread = spawn_thread(name, move || {
+    let thread = spawn_thread(name.replace('\0', ""), move || {
         run_assignment(serial, None, assignment);
     })?;
     Ok(Starting { ready, thread })
@@ -232,9 +400,10 @@ pub(crate) fn spawn_worker(
 pub(crate) fn spawn_warm(
     created: mpsc::Sender<Result<Arc<Worker>>>,
     assign: mpsc::Receiver<Assignment>,
+    registry: Arc<Registry>,
 ) -> Result<OsThread> {
-    spawn_thread("subinterp-warm".into(), move || {
-        let (tstate, worker) = match new_interpreter(false) {
+    spawn_thread(WARM_NAME.into(), move || {
+        let (tstate, worker) = match new_interpreter(false, WARM_NAME, &registry) {
             Ok(started) => started,
             Err(e) => {
                 let _ = created.send(Err(e));
@@ -275,16 +444,15 @@ fn run_assignment(
         ready,
         name,
         lease,
+        registry,
     } = assignment;
-    if let Some(name) = name.filter(|_| first.is_some()) {
-        set_thread_name(&name);
-    }
     let mut first = first;
     let mut ready = Some(ready);
     loop {
         let started = match first.take() {
             Some(created) => set_up(created, setup.as_deref()),
-            None => new_interpreter(serial).and_then(|created| set_up(created, setup.as_deref())),
+            None => new_interpreter(serial, &name, &registry)
+                .and_then(|created| set_up(created, setup.as_deref())),
         };
         let (tstate, worker) = match (started, ready.take()) {
             (Ok(started), Some(ready)) => {
@@ -319,21 +487,34 @@ fn run_assignment(
     drop(lease);
 }
 
-/// Names the calling thread as the OS shows it (a warm thread taking its assignment).
-fn set_thread_name(name: &str) {
-    // Linux allows 15 bytes plus the NUL.
-    let mut short: Vec<u8> = name.bytes().filter(|&b| b != 0).take(15).collect();
+/// Names thread `thread` (a `pthread_t` of this process, not yet joined) as the OS shows it:
+/// the first 15 bytes of `name` (what Linux allows, plus the NUL), cut at a character
+/// boundary.
+fn set_thread_name(thread: c_ulong, name: &str) {
+    let mut short = Vec::with_capacity(16);
+    for c in name.chars().filter(|&c| c != '\0') {
+        if short.len() + c.len_utf8() > 15 {
+            break;
+        }
+        short.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+    }
     short.push(0);
-    // SAFETY: the name is NUL-terminated and short enough; the thread is our own.
-    unsafe { libc::pthread_setname_np(libc::pthread_self(), short.as_ptr().cast()) };
+    // SAFETY: the name is NUL-terminated and short enough; the thread is one of ours, alive.
+    unsafe { libc::pthread_setname_np(thread as libc::pthread_t, short.as_ptr().cast()) };
 }
 
-/// Creates an interpreter on this thread and its [`Worker`]; on success the thread is left
-/// attached to it.
-fn new_interpreter(serial: bool) -> Result<(*mut ffi::PyThreadState, Arc<Worker>)> {
+/// Creates an interpreter named `name` on this thread (which takes the name) and its
+/// [`Worker`], listed in `registry`; on success the thread is left attached to it.
+fn new_interpreter(
+    serial: bool,
+    name: &str,
+    registry: &Arc<Registry>,
+) -> Result<(*mut ffi::PyThreadState, Arc<Worker>)> {
     // SAFETY: this thread has no thread state; on success the new interpreter's thread state
     // is attached to it and stays this thread's until `Py_EndInterpreter`.
     let tstate = unsafe { create_interpreter(serial)? };
+    // SAFETY: reading the calling thread's own id.
+    set_thread_name(unsafe { libc::pthread_self() } as c_ulong, name);
     // SAFETY: attached (just created), reading ids of the current interpreter and thread.
     let worker = unsafe {
         let interp = ffi::PyThreadState_GetInterpreter(tstate);
@@ -346,8 +527,28 @@ fn new_interpreter(serial: bool) -> Result<(*mut ffi::PyThreadState, Arc<Worker>
             current: Mutex::new(None),
             parker: Parker::current(),
             generation: generation(),
+            serial,
+            status: Mutex::new(Status {
+                name: name.into(),
+                own: name.into(),
+                running: None,
+                since: Instant::now(),
+            }),
+            registry: Arc::clone(registry),
         })
     };
+    registry.add(&worker);
+    if serial {
+        // SAFETY: attached (just created).
+        let py = unsafe { Python::assume_attached() };
+        if let Err(e) = py.exec(SERIAL_MODE) {
+            // SAFETY: attached, with this thread's own interpreter.
+            unsafe { end_interpreter(tstate, &worker) };
+            return Err(Error::Startup(format!(
+                "cannot set up serial mode in a new interpreter: {e}"
+            )));
+        }
+    }
     Ok((tstate, worker))
 }
 
@@ -425,14 +626,16 @@ unsafe fn serve(
             if !envelope.control.start(worker.clone()) {
                 continue; // Cancelled while queued (timed out).
             }
+            worker.begin_job(envelope.name.as_ref(), envelope.label.as_ref());
             ffi::PyEval_RestoreThread(saved);
             *lock(&worker.current) = Some(Arc::clone(&envelope.control));
-            (envelope.run)(Python::assume_attached());
+            (envelope.run)(Python::assume_attached(), worker);
             *lock(&worker.current) = None;
             // An interrupt that arrived after the job's last bytecode must not hit the next.
             ffi::PyThreadState_SetAsyncExc(ident, std::ptr::null_mut());
             ffi::PyErr_Clear();
             saved = ffi::PyEval_SaveThread();
+            worker.end_job();
             ran += 1;
             if limit.is_some_and(|limit| ran >= limit) {
                 exhausted = true;
@@ -462,6 +665,7 @@ unsafe fn end_interpreter(tstate: *mut ffi::PyThreadState, worker: &Worker) {
         let id = worker.id;
         py.allow_threads(move || terminate_pools_of(id));
         ffi::Py_EndInterpreter(tstate);
+        worker.registry.remove(id);
     }
 }
 

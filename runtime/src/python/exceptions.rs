@@ -155,6 +155,7 @@ impl<'py> Python<'py> {
             message,
             traceback,
             lineno,
+            interpreter: None,
         }
     }
 
@@ -177,7 +178,8 @@ impl<'py> Python<'py> {
     ///
     /// A Python exception from elsewhere is re-created as the builtin exception of the same
     /// name when there is one, else as `RuntimeError("Type: message")`; its original traceback
-    /// is attached as a note.
+    /// is attached as a note ("Traceback in interpreter 3 'go:stage':"), naming the
+    /// interpreter it came from when known.
     pub(crate) fn raise(self, error: &Error) {
         // A `csp` exception class, kept alive while `exc_type` points at it.
         let mut csp_class = None;
@@ -199,10 +201,11 @@ impl<'py> Python<'py> {
                 // SAFETY: reading an exception type global.
                 let ty = ty.unwrap_or(unsafe { ffi::PyExc_RuntimeError });
                 let note = (!exc.traceback.is_empty()).then(|| {
-                    format!(
-                        "\nTraceback in the interpreter that raised it:\n{}",
-                        exc.traceback.trim_end()
-                    )
+                    let place = match &exc.interpreter {
+                        Some((id, name)) => format!("interpreter {id} '{name}'"),
+                        None => "the interpreter that raised it".into(),
+                    };
+                    format!("\nTraceback in {place}:\n{}", exc.traceback.trim_end())
                 });
                 (ty, message, note)
             }

@@ -120,6 +120,49 @@ def bad_init():
     raise ValueError("initializer failed")
 
 
+def whoami(_=None):
+    """(id, name, OS thread name) of the interpreter running this."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/comm") as f:
+        return csp.current_interpreter(), csp.current_interpreter_name(), f.read().strip()
+
+
+def report_then_wait(report, gate):
+    report.send(whoami())
+    return gate.recv(timeout=20)
+
+
+def echo_kwargs(**kwargs):
+    return tuple(sorted(kwargs.items()))
+
+
+def refused_in_serial_mode(_=None):
+    """What a thread, a library starting one, fork() and execv() raise here, then proof that
+    the interpreter still works."""
+    attempts = (
+        lambda: threading.Thread(target=print).start(),
+        lambda: cf.ThreadPoolExecutor(1).submit(print),
+        os.fork,
+        # Were it allowed, the whole process would become a shell exiting with 97.
+        lambda: os.execv("/bin/sh", ["sh", "-c", "exit 97"]),
+    )
+    errors = []
+    for attempt in attempts:
+        try:
+            attempt()
+            errors.append(None)
+        except RuntimeError as e:
+            errors.append(str(e))
+    return tuple(errors) + (sum(range(10)),)
+
+
+def start_a_thread():
+    done = []
+    thread = threading.Thread(target=done.append, args=("ran",))
+    thread.start()
+    thread.join()
+    return done[0]
+
+
 # -- channels ----------------------------------------------------------------------------------
 
 
@@ -561,6 +604,149 @@ class ExecutorTests(unittest.TestCase):
         with self.assertRaises(ValueError):
             csp.InterpreterPoolExecutor(1, max_tasks_per_child=0)
         csp.InterpreterPoolExecutor(mp_context=None).shutdown()
+
+
+# -- names and serial mode ---------------------------------------------------------------------
+
+
+def eventually(check, timeout=10):
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+class NameTests(unittest.TestCase):
+    def test_the_main_interpreter_keeps_its_id_and_is_named_main(self):
+        self.assertEqual(csp.current_interpreter(), 0)
+        self.assertEqual(csp.current_interpreter_name(), "main")
+
+    def test_go_names_the_interpreter_and_its_thread_for_each_task(self):
+        first = csp.go(whoami).result(10)
+        self.assertEqual(first[1:], ("go:whoami", "go:whoami"))
+        # The idle interpreter is reused and renamed; the OS thread keeps 15 bytes of it.
+        second = csp.go_with(whoami, name="a-rather-long-name-for-a-stage").result(10)
+        self.assertEqual(second, (first[0], "a-rather-long-name-for-a-stage", "a-rather-long-n"))
+        third = csp.go_with(whoami, (None,), name="stage-fourteené").result(10)
+        self.assertEqual(third[1:], ("stage-fourteené", "stage-fourteen"))  # whole characters
+        self.assertEqual(csp.go(whoami).result(10), first)
+
+    def test_go_with_takes_args_and_kwargs_apart_from_its_options(self):
+        self.assertEqual(csp.go_with(echo_kwargs, (), {"name": 3, "args": 4}).result(10),
+                         (("args", 4), ("name", 3)))
+        self.assertEqual(csp.go_with(scaled, [3], {"factor": 4}).result(10), 12)
+        # go passes every keyword on, name and serial included.
+        self.assertEqual(csp.go(echo_kwargs, name="x", serial=True).result(10),
+                         (("name", "x"), ("serial", True)))
+        with self.assertRaises(TypeError):
+            csp.go_with(whoami, name=3)
+        with self.assertRaises(ValueError):
+            csp.go_with(whoami, name="")
+        with self.assertRaises(ValueError):
+            csp.Pool(1, name="a\0b")
+        with self.assertRaises(TypeError):
+            csp.go_with(whoami, 5)
+
+    def test_pool_executor_and_map_workers_are_numbered(self):
+        with csp.Pool(2, name="crunch") as pool:
+            seen = set(pool.map(whoami, range(8)))
+        self.assertTrue({name for _, name, _ in seen} <= {"crunch-0", "crunch-1"}, seen)
+        self.assertTrue(all(name == comm for _, name, comm in seen), seen)
+        with csp.Pool(1) as pool:
+            self.assertEqual(pool.submit(whoami).result(10)[1:], ("pool-0", "pool-0"))
+        with csp.InterpreterPoolExecutor(2, thread_name_prefix="ex") as executor:
+            seen = set(executor.map(whoami, range(8)))
+        self.assertTrue({name for _, name, _ in seen} <= {"ex_0", "ex_1"}, seen)
+        with csp.InterpreterPoolExecutor(1) as executor:
+            _, name, comm = executor.submit(whoami).result(10)
+        self.assertRegex(name, r"^executor-\d+_0$")
+        self.assertEqual(comm, name[:15])
+        self.assertTrue(all(name.startswith("map-") for _, name, _ in csp.map(whoami, range(2))))
+
+    def test_errors_crossing_from_workers_name_their_interpreter(self):
+        with self.assertRaises(KeyError) as caught:
+            csp.go(fail, "nope").result(10)
+        notes = "".join(caught.exception.__notes__)
+        self.assertRegex(notes, r"Traceback in interpreter \d+ 'go:fail':\n")
+        self.assertIn('raise KeyError(message)', notes)
+        with csp.Pool(1, name="crunch") as pool:
+            with self.assertRaises(KeyError) as caught:
+                pool.submit(fail, "nope").result(10)
+        self.assertRegex("".join(caught.exception.__notes__),
+                         r"Traceback in interpreter \d+ 'crunch-0':")
+        with csp.InterpreterPoolExecutor(1, thread_name_prefix="ex") as executor:
+            with self.assertRaises(KeyError) as caught:
+                executor.submit(fail, "nope").result(10)
+        cause = caught.exception.__cause__
+        self.assertIsInstance(cause, csp.RemoteTraceback)
+        self.assertEqual(cause.interpreter[1], "ex_0")
+        self.assertRegex(str(cause), r"Traceback in interpreter \d+ 'ex_0':")
+
+    def test_interpreters_lists_names_states_and_tasks(self):
+        report, gate = csp.Channel(), csp.Channel()
+        before = time.monotonic()
+        task = csp.go_with(report_then_wait, (report, gate), name="waiter")
+        ident, name, _ = report.recv(timeout=10)
+        self.assertEqual(name, "waiter")
+        with csp.Pool(2, name="listed", serial=True) as pool:
+            listing = csp.interpreters()
+            ids = [info.id for info in listing]
+            self.assertEqual(ids, sorted(set(ids)))
+            self.assertNotIn(0, ids)
+            mine = {info.id: info for info in listing}[ident]
+            self.assertEqual((mine.name, mine.state, mine.task, mine.serial),
+                             ("waiter", "running", "__main__:report_then_wait", False))
+            self.assertTrue(before <= mine.since <= time.monotonic())
+            self.assertIn("'waiter'", repr(mine))
+            workers = [info for info in listing if info.name.startswith("listed-")]
+            self.assertEqual(sorted(info.name for info in workers), ["listed-0", "listed-1"])
+            self.assertTrue(all(info.serial and info.state == "idle" and info.task is None
+                                for info in workers), workers)
+        gate.send("done")
+        self.assertEqual(task.result(10), "done")
+
+        def idle_again():
+            infos = {info.id: info for info in csp.interpreters()}
+            return ident in infos and (infos[ident].name, infos[ident].state) == ("go", "idle")
+
+        self.assertTrue(eventually(idle_again), csp.interpreters())
+        self.assertFalse(any(info.name.startswith("listed-") for info in csp.interpreters()))
+
+
+class SerialTests(unittest.TestCase):
+    def assert_refused_in_serial_mode(self, outcome, name):
+        thread, library, fork, execv, still_works = outcome
+        for message, what in ((thread, "starting a thread"), (library, "starting a thread"),
+                              (fork, "os.fork()"), (execv, "os.execv()")):
+            self.assertIsNotNone(message, what)
+            self.assertTrue(message.startswith(f"{what} is refused in interpreter "), message)
+            self.assertIn(f"'{name}': it runs in serial mode (serial=True)", message)
+        self.assertEqual(still_works, 45)
+
+    def test_a_serial_go_task_refuses_threads_fork_and_exec_and_stays_usable(self):
+        outcome = csp.go_with(refused_in_serial_mode, name="strict", serial=True).result(10)
+        self.assert_refused_in_serial_mode(outcome, "strict")
+        # Its interpreter serves the next serial task, and only serial ones.
+        ident = csp.go_with(interpreter_id, serial=True).result(10)
+        info = {info.id: info for info in csp.interpreters()}[ident]
+        self.assertTrue(info.serial)
+        for _ in range(3):
+            self.assertNotEqual(csp.go(interpreter_id).result(10), ident)
+            self.assertEqual(csp.go(start_a_thread).result(10), "ran")
+
+    def test_serial_pools_and_executors(self):
+        with csp.Pool(1, name="strict", serial=True) as pool:
+            self.assert_refused_in_serial_mode(pool.submit(refused_in_serial_mode).result(10),
+                                               "strict-0")
+            self.assertEqual(pool.submit(scaled, 2, 3).result(10), 6)
+        with csp.InterpreterPoolExecutor(1, thread_name_prefix="strict", serial=True) as ex:
+            self.assert_refused_in_serial_mode(ex.submit(refused_in_serial_mode).result(10),
+                                               "strict_0")
+            self.assertEqual(ex.submit(scaled, 2, factor=3).result(10), 6)
+        with csp.InterpreterPoolExecutor(1) as ex:
+            self.assertEqual(ex.submit(start_a_thread).result(10), "ran")
 
 
 if __name__ == "__main__":
