@@ -473,3 +473,18 @@ fn workers_that_touched_threading_end_quietly() {
     assert!(!stderr.contains("Exception ignored"), "{stderr}");
     assert!(!stderr.contains("Traceback"), "{stderr}");
 }
+
+/// A script run by `subinterp run` that also uses multiprocessing's spawn start method: the
+/// children run the built `python3` (`sys.executable`) and import csp from its extension
+/// module (installed by `cargo xtask build-python`), as the parent does from the command.
+#[test]
+fn spawn_children_of_a_subinterp_script_can_import_csp() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/python/csp_with_spawn_children.py");
+    let out = run(&script, &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "[0, 1, 4, 9] {'a': 1}\n[0, 1, 4, 9]\n81\n"
+    );
+}

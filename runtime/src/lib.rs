@@ -151,6 +151,22 @@ pub use interp::interpreter::{Interpreter, InterpreterConfig, InterpreterInfo, I
 pub use interp::pool::{Pool, PoolConfig, default_workers};
 pub use interp::runtime::{DEFAULT_PYTHON_HOME, PYTHON_VERSION, Runtime, RuntimeConfig};
 pub use python::object::Object;
+
+/// The `csp` module as an extension module: what the `csp-module` crate's `PyInit_csp`
+/// returns, so that `import csp` works in a CPython that another program started (the built
+/// `python3`, a venv of it). The first import attaches the runtime to that CPython.
+pub mod extension {
+    use cpython_sys as ffi;
+
+    /// The `csp` module definition, initialised for multi-phase init.
+    ///
+    /// # Safety
+    /// Called from an extension module's `PyInit_csp`, attached to an interpreter.
+    pub unsafe fn module_def() -> *mut ffi::PyObject {
+        // SAFETY: forwarded from the caller.
+        unsafe { crate::csp::PyInit_csp() }
+    }
+}
 pub use python::token::Python;
 pub use sync::task::Task;
 pub use value::channel::{

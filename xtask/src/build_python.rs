@@ -231,9 +231,59 @@ pub fn ensure_built(
         if let Some(shared) = layout::shared_prefix_file() {
             fs::create_dir_all(layout::cache_dir())?;
             fs::write(shared, &pointer)?;
+            // Not for the builds of the xtask's own tests (`$SUBINTERP_BUILDS_DIR`).
+            install_csp_module(&build)?;
         }
     }
     Ok(build)
+}
+/// Builds the `csp` extension module (package `csp-module`, against the prefix just recorded)
+/// and installs it into the prefix's `lib-dynload`, so that `import csp` works in the built
+/// `python3` and in every venv made from it.
+fn install_csp_module(build: &Build) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(layout::workspace_root())
+        .args(["build", "--release", "--locked", "-p", "csp-module"])
+        .args(["--message-format=json-render-diagnostics"])
+        .output()
+        .context("running cargo build -p csp-module")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "building the csp extension module failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let library = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "csp")
+        .find_map(|msg| {
+            msg["filenames"]
+                .as_array()?
+                .iter()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".so"))
+                .map(PathBuf::from)
+        })
+        .context("cargo built no libcsp.so")?;
+    let suffix = Command::new(build.python())
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))",
+        ])
+        .output()
+        .context("asking the built python for its extension suffix")?;
+    let suffix = String::from_utf8_lossy(&suffix.stdout).trim().to_owned();
+    let dynload = build
+        .prefix()
+        .join(format!("lib/python{}/lib-dynload", pin::MINOR));
+    let target = dynload.join(format!("csp{suffix}"));
+    // A new file, renamed over the old one: processes using the old one keep it.
+    let staging = dynload.join(format!(".csp{suffix}.new"));
+    fs::copy(&library, &staging)
+        .with_context(|| format!("copying {} to {}", library.display(), staging.display()))?;
+    fs::rename(&staging, &target)?;
+    Ok(())
 }
 
 fn build_and_install(build: &Build, source: &Source, jobs: usize) -> Result<()> {

@@ -509,3 +509,12 @@ def _executor_worker_init(main, init):
 
         spec, initargs = init
         _resolve(spec)(*pickle.loads(initargs))
+
+
+if current_interpreter() == 0:
+    # In a process that plain `python3` started, the runtime's interpreters must end before
+    # CPython finalises (after threading's exit hooks, which let executors finish).
+    import atexit as _atexit
+
+    _atexit.register(_shutdown_attached)
+    del _atexit

@@ -108,8 +108,9 @@ entry!(go_entry => _go);
 entry!(executor_submit_entry => _executor_submit);
 entry!(go_counts_entry => _go_counts);
 entry!(unbounded_channel_entry => _unbounded_channel);
+entry!(shutdown_attached_entry => _shutdown_attached);
 
-static mut METHODS: [ffi::PyMethodDef; 18] = [
+static mut METHODS: [ffi::PyMethodDef; 19] = [
     fastcall(
         c"current_interpreter",
         current_interpreter_entry,
@@ -136,6 +137,7 @@ static mut METHODS: [ffi::PyMethodDef; 18] = [
     fastcall(c"_executor_submit", executor_submit_entry, c""),
     fastcall(c"_go_counts", go_counts_entry, c""),
     fastcall(c"_unbounded_channel", unbounded_channel_entry, c""),
+    fastcall(c"_shutdown_attached", shutdown_attached_entry, c""),
     py_channel::SELECT_METHOD,
     ffi::PyMethodDef {
         ml_name: std::ptr::null(),
@@ -191,6 +193,9 @@ unsafe extern "C" fn exec_module(module: *mut ffi::PyObject) -> c_int {
     // `ModuleState`'s size and starts zeroed.
     unsafe {
         trampoline("csp module init", -1, |py| {
+            // Imported into a CPython that another program started (`python3`): the runtime
+            // attaches to it now (a no-op where it runs already).
+            Runtime::attach()?;
             let ty = shared_bytes::type_object(py)?;
             let state = ffi::PyModule_GetState(module).cast::<ModuleState>();
             if state.is_null() {
@@ -739,6 +744,17 @@ fn _go_counts(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::P
     Ok(py
         .object(&Value::Tuple(vec![alive.into(), idle.into()]))?
         .into_ptr())
+}
+
+/// `_shutdown_attached()`: the main interpreter's `atexit` hook. In a process whose CPython
+/// another program runs (`python3`), ends the runtime's interpreters before CPython finalises;
+/// a no-op where the runtime owns CPython (its `shutdown` does that).
+fn _shutdown_attached(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_shutdown_attached", args, 0)?;
+    if let Ok(runtime) = Runtime::current() {
+        py.allow_threads(move || runtime.shutdown_attached());
+    }
+    Ok(py.none().into_ptr())
 }
 
 /// `_unbounded_channel() -> Channel`: a channel whose sends never wait (reply queues).

@@ -305,6 +305,18 @@ pub(crate) fn lock_pools() -> PoolsGuard {
     lock(&POOLS)
 }
 
+/// Terminates every pool created from Python and not closed, whichever interpreter owns it
+/// (the runtime is shutting down). Call it detached: it joins the pools' threads.
+pub(crate) fn terminate_all_pools() {
+    let pools: Vec<Arc<Pool>> = std::mem::take(&mut *lock(&POOLS))
+        .into_iter()
+        .filter_map(|(_, pool)| pool.upgrade())
+        .collect();
+    for pool in pools {
+        pool.terminate();
+    }
+}
+
 /// Terminates the pools that interpreter `owner` created from Python and did not close
 /// (`csp.Pool`): their tasks' results could no longer be used (and a Ctrl-C exit must not wait
 /// for them). Call it detached: it joins the pools' threads.

@@ -13,7 +13,7 @@ use crate::interp::fork;
 use crate::interp::go::{GoOptions, Spawner};
 use crate::interp::interpreter::{InterpreterInfo, Target};
 use crate::interp::pool::{
-    Pool, PoolConfig, PoolsGuard, default_workers, lock_pools, terminate_pools_of,
+    Pool, PoolConfig, PoolsGuard, default_workers, lock_pools, terminate_all_pools,
 };
 use crate::interp::warm::Warm;
 use crate::interp::worker::{Registry, join_python_threads};
@@ -206,27 +206,94 @@ impl Runtime {
             start(&config)?;
             ffi::PyEval_SaveThread()
         };
+        let runtime = Runtime::starting(
+            main_tstate as usize,
+            config.go_idle_timeout,
+            config.warm_interpreters,
+        );
+        *phase = Phase::Running(runtime.clone());
+        set_signal_thread(true);
+        fork::install_handlers();
+        Ok(runtime)
+    }
+
+    /// A runtime with no interpreter yet, whose main interpreter runs on the calling thread
+    /// with `main_tstate` (0: the main interpreter is not the runtime's, see
+    /// [`attach`](Self::attach)).
+    fn starting(main_tstate: usize, go_idle_timeout: Duration, warm: usize) -> Runtime {
         let registry = Arc::new(Registry::default());
-        let runtime = Runtime {
+        Runtime {
             shared: Arc::new(Shared {
                 main_thread: std::thread::current().id(),
-                main_tstate: main_tstate as usize,
+                main_tstate,
                 lifecycle: Mutex::new(Lifecycle {
                     live: 0,
                     closed: false,
                 }),
                 lifecycle_changed: Condvar::new(),
                 default_pool: Mutex::new(None),
-                go: Spawner::new(config.go_idle_timeout),
-                warm: Warm::new(config.warm_interpreters, Arc::clone(&registry)),
+                go: Spawner::new(go_idle_timeout),
+                warm: Warm::new(warm, Arc::clone(&registry)),
                 registry,
                 generation: generation(),
             }),
-        };
+        }
+    }
+
+    /// The runtime of a CPython that another program started and runs (`python3` importing
+    /// the `csp` extension module): created on first use, with the default settings. It
+    /// starts interpreters, pools and `go` like any runtime, but the main interpreter is not
+    /// its own: [`with_main`](Self::with_main), [`run_script`](Self::run_script) and
+    /// [`shutdown`](Self::shutdown) are refused, and [`shutdown_attached`](Self::shutdown_attached)
+    /// ends its interpreters when the main interpreter exits (an `atexit` hook of `csp`).
+    pub(crate) fn attach() -> Result<Runtime> {
+        let mut phase = lock(&PHASE);
+        match &*phase {
+            Phase::Running(runtime) => return Ok(runtime.clone()),
+            Phase::ShutDown => return Err(Error::ShutDown),
+            Phase::Uninitialized => {}
+        }
+        let defaults = RuntimeConfig::default();
+        let runtime = Runtime::starting(0, defaults.go_idle_timeout, defaults.warm_interpreters);
         *phase = Phase::Running(runtime.clone());
-        set_signal_thread(true);
+        // Python runs signal handlers on the process's main thread only.
+        // SAFETY: `gettid` and `getpid` have no preconditions.
+        if unsafe { libc::gettid() == libc::getpid() } {
+            set_signal_thread(true);
+        }
         fork::install_handlers();
         Ok(runtime)
+    }
+
+    /// Whether this runtime was attached to a CPython another program runs (see
+    /// [`attach`](Self::attach)).
+    pub fn is_attached(&self) -> bool {
+        self.shared.main_tstate == 0
+    }
+
+    /// At the exit of a process whose CPython another program runs: terminates the pools
+    /// created from Python, the `go` interpreters and the warm stock while CPython is still
+    /// whole (as [`shutdown`](Self::shutdown) does before finalising), and refuses any later
+    /// use. Does nothing for a runtime that owns CPython. Call it detached: it joins threads.
+    pub(crate) fn shutdown_attached(&self) {
+        if !self.is_attached() || self.check_running().is_err() {
+            return;
+        }
+        self.end_interpreters();
+        *lock(&PHASE) = Phase::ShutDown;
+        set_signal_thread(false);
+    }
+
+    /// Terminates the pool behind `csp.map`, the `go` interpreters, the pools created from
+    /// Python and the warm stock.
+    fn end_interpreters(&self) {
+        let default_pool = lock(&self.shared.default_pool).take();
+        if let Some(pool) = default_pool {
+            pool.terminate();
+        }
+        self.shared.go.terminate();
+        terminate_all_pools();
+        self.shared.warm.terminate();
     }
 
     /// The runtime of this process, if it is running.
@@ -248,6 +315,14 @@ impl Runtime {
     /// [`Interpreter`](crate::Interpreter) to run Python from other threads.
     pub fn with_main<R>(&self, f: impl FnOnce(Python<'_>) -> R) -> Result<R> {
         self.check_running()?;
+        if self.is_attached() {
+            return Err(Error::WrongThread(
+                "this runtime is attached to a CPython that another program runs (it was \
+                 started by `import csp`): its main interpreter is that program's; run code in \
+                 an Interpreter instead"
+                    .into(),
+            ));
+        }
         if !self.is_main_thread() {
             return Err(Error::WrongThread(format!(
                 "the main interpreter is only usable from the thread that called Runtime::init \
@@ -334,13 +409,7 @@ impl Runtime {
         // As finalisation would, but before the pools go: Python threads are joined and the
         // `threading` exit hooks run (an InterpreterPoolExecutor finishes its work there).
         self.with_main(join_python_threads)?;
-        let default_pool = lock(&self.shared.default_pool).take();
-        if let Some(pool) = default_pool {
-            pool.terminate();
-        }
-        self.shared.go.terminate();
-        terminate_pools_of(0);
-        self.shared.warm.terminate();
+        self.end_interpreters();
         {
             let mut lifecycle = lock(&self.shared.lifecycle);
             if lifecycle.live > 0 {
@@ -491,27 +560,13 @@ impl Runtime {
         let old = &self.shared;
         // SAFETY: reads this thread's thread state pointer (NULL when detached).
         let tstate = unsafe { ffi::PyThreadState_GetUnchecked() };
-        let registry = Arc::new(Registry::default());
-        Runtime {
-            shared: Arc::new(Shared {
-                main_thread: std::thread::current().id(),
-                main_tstate: if tstate.is_null() {
-                    old.main_tstate
-                } else {
-                    tstate as usize
-                },
-                lifecycle: Mutex::new(Lifecycle {
-                    live: 0,
-                    closed: false,
-                }),
-                lifecycle_changed: Condvar::new(),
-                default_pool: Mutex::new(None),
-                go: Spawner::new(old.go.idle_timeout()),
-                warm: Warm::new(old.warm.target(), Arc::clone(&registry)),
-                registry,
-                generation: generation(),
-            }),
-        }
+        // An attached runtime stays attached: the main interpreter is still not its own.
+        let main_tstate = if tstate.is_null() || old.main_tstate == 0 {
+            old.main_tstate
+        } else {
+            tstate as usize
+        };
+        Runtime::starting(main_tstate, old.go.idle_timeout(), old.warm.target())
     }
 }
 
