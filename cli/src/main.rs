@@ -58,10 +58,13 @@ fn run(script: &std::path::Path, args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     }
     let argv = std::iter::once(script.to_string_lossy().into_owned()).chain(args.iter().cloned());
-    let config = RuntimeConfig::default()
+    let mut config = RuntimeConfig::default()
         .isolated(false)
         .install_signal_handlers(true)
         .argv(argv);
+    if let Some(python) = active_venv_python() {
+        config = config.executable(python);
+    }
     let runtime = match Runtime::init(config) {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -80,6 +83,14 @@ fn run(script: &std::path::Path, args: &[String]) -> ExitCode {
         return ExitCode::from(if status == 0 { 1 } else { clamp(status) });
     }
     ExitCode::from(clamp(status))
+}
+
+/// The Python of the activated virtual environment (`$VIRTUAL_ENV/bin/python`), which the
+/// script then runs in as `python SCRIPT` would: its packages importable, `sys.prefix` the venv.
+fn active_venv_python() -> Option<PathBuf> {
+    let venv = PathBuf::from(std::env::var_os("VIRTUAL_ENV")?);
+    let python = venv.join("bin").join("python");
+    (venv.join("pyvenv.cfg").is_file() && python.exists()).then_some(python)
 }
 
 /// An exit status as the OS sees it (`sys.exit(256)` exits 0 in CPython too).

@@ -488,3 +488,49 @@ fn spawn_children_of_a_subinterp_script_can_import_csp() {
         "[0, 1, 4, 9] {'a': 1}\n[0, 1, 4, 9]\n81\n"
     );
 }
+
+/// `subinterp run` in an activated venv (`VIRTUAL_ENV`) runs the script in that venv, as the
+/// venv's `python` would: its packages import in the main interpreter and in workers.
+#[test]
+fn run_honours_an_activated_venv() {
+    let prefix = run_code("prefix", "import sys\nprint(sys.prefix)", &[]);
+    let prefix = text(&prefix.stdout).trim().to_owned();
+    let venv = std::env::temp_dir().join(format!("subinterp-cli-{}-venv", std::process::id()));
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = Command::new(Path::new(&prefix).join("bin/python3"))
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .expect("python starts");
+    assert!(made.success());
+    std::fs::write(
+        venv.join("lib/python3.13/site-packages/only_in_the_venv.py"),
+        "VALUE = 'from the venv'\n",
+    )
+    .unwrap();
+    let dir =
+        std::env::temp_dir().join(format!("subinterp-cli-{}-venv-script", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("venv_script.py");
+    std::fs::write(
+        &script,
+        "import sys, csp\n\
+         def get():\n\
+         \x20   import only_in_the_venv\n\
+         \x20   return only_in_the_venv.VALUE\n\
+         if __name__ == '__main__':\n\
+         \x20   print(sys.prefix == sys.argv[1], csp.go(get).result(timeout=30))\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&script)
+        .arg(&venv)
+        .env("VIRTUAL_ENV", &venv)
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .output()
+        .expect("subinterp starts");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "True from the venv\n");
+}

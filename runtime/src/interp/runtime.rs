@@ -64,6 +64,11 @@ pub struct RuntimeConfig {
     /// (default: the number of cores; 0 disables). The stock fills in the background after the
     /// first interpreter is asked for.
     pub warm_interpreters: usize,
+    /// `sys.executable`, the program `subprocess` and `multiprocessing` (spawn) start as Python
+    /// (default: the home's `bin/python3`). A venv's `bin/python` makes the runtime that venv's
+    /// Python, as running it would: `sys.prefix` is the venv and its `site-packages` is on
+    /// `sys.path` (CPython reads the `pyvenv.cfg` beside it).
+    pub executable: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -75,6 +80,7 @@ impl Default for RuntimeConfig {
             argv: Vec::new(),
             go_idle_timeout: Duration::from_secs(2),
             warm_interpreters: default_workers(),
+            executable: None,
         }
     }
 }
@@ -120,6 +126,12 @@ impl RuntimeConfig {
     /// Sets how many interpreters to keep ready.
     pub fn warm_interpreters(mut self, count: usize) -> Self {
         self.warm_interpreters = count;
+        self
+    }
+
+    /// Sets `sys.executable` (see [`executable`](Self::executable)).
+    pub fn executable(mut self, executable: impl Into<PathBuf>) -> Self {
+        self.executable = Some(executable.into());
         self
     }
 
@@ -642,7 +654,10 @@ unsafe fn start(config: &RuntimeConfig) -> Result<()> {
             ))?;
             // `sys.executable` is the real interpreter, so that `subprocess`,
             // `multiprocessing` (spawn) and `venv` start Python, not this program.
-            let executable = config.home.join("bin").join("python3");
+            let executable = config
+                .executable
+                .clone()
+                .unwrap_or_else(|| config.home.join("bin").join("python3"));
             if executable.exists() {
                 let executable = cstring(&executable.to_string_lossy())?;
                 check(ffi::PyConfig_SetBytesString(
