@@ -45,22 +45,7 @@ pub fn run(args: &Bench) -> Result<()> {
         .then(|| ensure_built(&stock_options, &SourceArgs::default(), false))
         .transpose()?;
     let root = layout::workspace_root();
-    cargo(
-        &root,
-        &[
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "subinterp-cli",
-            "--bin",
-            "subinterp",
-        ],
-    )?;
-
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
-    let binary = target_dir.join("release").join("subinterp");
+    let binary = layout::build_release_command()?;
     let mut command = Command::new(&binary);
     command
         .current_dir(&root)
@@ -141,21 +126,6 @@ fn json_output(command: &mut Command, what: &str) -> Result<Value> {
     let text = String::from_utf8_lossy(&output.stdout);
     let start = text.find('{').unwrap_or(0);
     serde_json::from_str(&text[start..]).with_context(|| format!("{what} printed {text:?}"))
-}
-
-fn cargo(root: &Path, args: &[&str]) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(root)
-        .args(args)
-        .status()
-        .context("running cargo")?;
-    ensure!(
-        status.success(),
-        "cargo {} failed ({status})",
-        args.join(" ")
-    );
-    Ok(())
 }
 
 /// Runs `runtime/benches/startup.rs` on the patched build, or on the CPython at `home`.

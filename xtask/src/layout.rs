@@ -58,3 +58,22 @@ pub fn cache_dir() -> PathBuf {
         None => builds_dir().join("cache"),
     }
 }
+
+/// Builds the release `subinterp` command (package `subinterp-cli`) and returns its path.
+pub fn build_release_command() -> anyhow::Result<PathBuf> {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let build = ["build", "--release", "--locked", "-p", "subinterp-cli"];
+    let status = std::process::Command::new(cargo)
+        .current_dir(workspace_root())
+        .args(build)
+        .status()
+        .map_err(|e| anyhow::anyhow!("running cargo: {e}"))?;
+    anyhow::ensure!(
+        status.success(),
+        "cargo {} failed ({status})",
+        build.join(" ")
+    );
+    let target_dir =
+        env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), Into::into);
+    Ok(target_dir.join("release").join("subinterp"))
+}

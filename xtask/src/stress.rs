@@ -34,29 +34,7 @@ pub struct Stress {
 pub fn run(args: &Stress) -> Result<()> {
     ensure_built(&BuildOptions::default(), &SourceArgs::default(), false)?;
     let root = layout::workspace_root();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = [
-        "build",
-        "--release",
-        "--locked",
-        "-p",
-        "subinterp-cli",
-        "--bin",
-        "subinterp",
-    ];
-    let status = Command::new(cargo)
-        .current_dir(&root)
-        .args(build)
-        .status()
-        .context("running cargo")?;
-    ensure!(
-        status.success(),
-        "cargo {} failed ({status})",
-        build.join(" ")
-    );
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), Into::into);
-    let binary = target_dir.join("release").join("subinterp");
+    let binary = layout::build_release_command()?;
 
     // The full run tries new values every time (the seed is printed, to rerun a failure);
     // the quick one, part of `cargo xtask test`, always the same ones.
