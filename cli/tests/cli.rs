@@ -434,6 +434,22 @@ if __name__ == "__main__":
     assert pool.map(square, range(3)) == [0, 1, 4]
     with multiprocessing.get_context("fork").Pool(2) as mp:
         assert mp.map(uses_csp, range(4)) == [0, 1, 4, 9]
+    # Forks while the runtime's own threads (the warm stock refilling, go interpreters
+    # starting and ending) hold their locks: a child never waits for a lock that a thread the
+    # fork left behind holds.
+    for i in range(30):
+        csp.go(square, i)
+        pid = os.fork()
+        if pid == 0:
+            code = 0 if csp.go(square, 3).result(timeout=20) == 9 else 1
+            os._exit(code)
+        deadline = time.monotonic() + 30
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                raise AssertionError(f"fork {i}: the child hung")
+            time.sleep(0.01)
+        assert os.waitstatus_to_exitcode(done[1]) == 0, (i, done)
     pool.close()
     print("parent ok", flush=True)
 "#;

@@ -9,6 +9,7 @@
 //! A warm interpreter is a default one (own GIL, threads allowed) that has run no code; it
 //! runs its set-up code when taken. Shutdown ends the stock's interpreters.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -28,6 +29,9 @@ pub(crate) struct Warm {
 
 struct Inner {
     state: Mutex<State>,
+    /// The target, also readable without the lock: a forked child reads it while the lock may
+    /// be held by a thread that the fork left behind.
+    target: AtomicUsize,
     /// The runtime's list of interpreters, which warm ones join as they are created.
     registry: Arc<Registry>,
     /// Signals the refill thread: the stock was taken from, resized or closed.
@@ -64,6 +68,7 @@ impl Warm {
     pub(crate) fn new(target: usize, registry: Arc<Registry>) -> Warm {
         Warm {
             inner: Arc::new(Inner {
+                target: AtomicUsize::new(target),
                 registry,
                 state: Mutex::new(State {
                     target,
@@ -112,7 +117,7 @@ impl Warm {
 
     /// How many interpreters the stock keeps ready.
     pub(crate) fn target(&self) -> usize {
-        lock(&self.inner.state).target
+        self.inner.target.load(Ordering::Relaxed)
     }
 
     /// Interpreters ready now.
@@ -125,6 +130,7 @@ impl Warm {
         let extra: Vec<Ready> = {
             let mut state = lock(&self.inner.state);
             state.target = target;
+            self.inner.target.store(target, Ordering::Relaxed);
             let keep = state.ready.len().min(target);
             state.ready.split_off(keep)
         };
