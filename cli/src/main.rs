@@ -65,6 +65,11 @@ fn run(script: &std::path::Path, args: &[String]) -> ExitCode {
     if let Some(python) = active_venv_python() {
         config = config.executable(python);
     }
+    // As `python SCRIPT` does: interpreters that CPython creates itself (`_interpreters`)
+    // start with the script's directory on `sys.path`, as the main interpreter does.
+    if let Some(dir) = script_dir(script) {
+        config = config.sys_path_0(dir);
+    }
     let runtime = match Runtime::init(config) {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -91,6 +96,12 @@ fn active_venv_python() -> Option<PathBuf> {
     let venv = PathBuf::from(std::env::var_os("VIRTUAL_ENV")?);
     let python = venv.join("bin").join("python");
     (venv.join("pyvenv.cfg").is_file() && python.exists()).then_some(python)
+}
+
+/// The directory of the script with symbolic links resolved, which `python SCRIPT` puts
+/// first on `sys.path` (and `Runtime::run_script` does too).
+fn script_dir(script: &std::path::Path) -> Option<PathBuf> {
+    Some(std::fs::canonicalize(script).ok()?.parent()?.to_path_buf())
 }
 
 /// An exit status as the OS sees it (`sys.exit(256)` exits 0 in CPython too).

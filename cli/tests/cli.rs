@@ -550,3 +550,30 @@ fn run_honours_an_activated_venv() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "True from the venv\n");
 }
+
+/// Interpreters the stdlib's `_interpreters` creates inside a script run by `subinterp run`
+/// have the script's directory first on `sys.path`, as under `python SCRIPT` (CPython's
+/// `PyConfig.sys_path_0`), so modules beside the script import there; once, not twice.
+#[test]
+fn stdlib_interpreters_see_the_script_directory() {
+    let out = run_code(
+        "sys_path_0",
+        "import _interpreters, os, sys\n\
+         here = os.path.dirname(os.path.realpath(__file__))\n\
+         with open(os.path.join(here, 'beside_the_script.py'), 'w') as f:\n\
+         \x20   f.write('VALUE = 42\\n')\n\
+         for kind in ('isolated', 'legacy'):\n\
+         \x20   interp = _interpreters.create(kind)\n\
+         \x20   code = ('import sys, beside_the_script\\n'\n\
+         \x20           f'assert sys.path[0] == {here!r}, sys.path\\n'\n\
+         \x20           f'assert sys.path.count({here!r}) == 1, sys.path\\n'\n\
+         \x20           'assert beside_the_script.VALUE == 42\\n')\n\
+         \x20   err = _interpreters.run_string(interp, code)\n\
+         \x20   _interpreters.destroy(interp)\n\
+         \x20   print(kind, err)\n\
+         print(sys.path.count(here))\n",
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "isolated None\nlegacy None\n1\n");
+}

@@ -69,6 +69,12 @@ pub struct RuntimeConfig {
     /// Python, as running it would: `sys.prefix` is the venv and its `site-packages` is on
     /// `sys.path` (CPython reads the `pyvenv.cfg` beside it).
     pub executable: Option<PathBuf>,
+    /// The directory that interpreters CPython itself creates (the stdlib's
+    /// `_interpreters.create()`, the PEP 734 backport) put first on their `sys.path`: CPython's
+    /// `PyConfig.sys_path_0`, which `python SCRIPT` sets to the script's directory and every
+    /// new interpreter inherits (default: none). The runtime's own interpreters start with
+    /// the main interpreter's `sys.path` whatever this is.
+    pub sys_path_0: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -81,6 +87,7 @@ impl Default for RuntimeConfig {
             go_idle_timeout: Duration::from_secs(2),
             warm_interpreters: default_workers(),
             executable: None,
+            sys_path_0: None,
         }
     }
 }
@@ -132,6 +139,13 @@ impl RuntimeConfig {
     /// Sets `sys.executable` (see [`executable`](Self::executable)).
     pub fn executable(mut self, executable: impl Into<PathBuf>) -> Self {
         self.executable = Some(executable.into());
+        self
+    }
+
+    /// Sets the directory new interpreters put first on `sys.path` (see
+    /// [`sys_path_0`](Self::sys_path_0)).
+    pub fn sys_path_0(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.sys_path_0 = Some(dir.into());
         self
     }
 
@@ -664,6 +678,16 @@ unsafe fn start(config: &RuntimeConfig) -> Result<()> {
                     &mut py_config,
                     &mut py_config.executable,
                     executable.as_ptr(),
+                ))?;
+            }
+            // CPython inserts it into the `sys.path` of every interpreter but the main one
+            // (which `run_script` gives the script's directory itself).
+            if let Some(dir) = &config.sys_path_0 {
+                let dir = cstring(&dir.to_string_lossy())?;
+                check(ffi::PyConfig_SetBytesString(
+                    &mut py_config,
+                    &mut py_config.sys_path_0,
+                    dir.as_ptr(),
                 ))?;
             }
             let argv = if config.argv.is_empty() {
