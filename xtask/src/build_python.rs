@@ -241,31 +241,7 @@ pub fn ensure_built(
 /// and installs it into the prefix's `lib-dynload`, so that `import csp` works in the built
 /// `python3` and in every venv made from it.
 fn install_csp_module(build: &Build) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .current_dir(layout::workspace_root())
-        .args(["build", "--release", "--locked", "-p", "csp-module"])
-        .args(["--message-format=json-render-diagnostics"])
-        .output()
-        .context("running cargo build -p csp-module")?;
-    anyhow::ensure!(
-        output.status.success(),
-        "building the csp extension module failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let library = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "csp")
-        .find_map(|msg| {
-            msg["filenames"]
-                .as_array()?
-                .iter()
-                .filter_map(|f| f.as_str())
-                .find(|f| f.ends_with(".so"))
-                .map(PathBuf::from)
-        })
-        .context("cargo built no libcsp.so")?;
+    let library = build_csp_module()?;
     let suffix = Command::new(build.python())
         .args([
             "-c",
@@ -284,6 +260,36 @@ fn install_csp_module(build: &Build) -> Result<()> {
         .with_context(|| format!("copying {} to {}", library.display(), staging.display()))?;
     fs::rename(&staging, &target)?;
     Ok(())
+}
+
+/// Builds the `csp` extension module (`cargo build --release -p csp-module`, against the
+/// prefix that `cpython-sys` finds) and returns the path of the shared library cargo made.
+pub fn build_csp_module() -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(layout::workspace_root())
+        .args(["build", "--release", "--locked", "-p", "csp-module"])
+        .args(["--message-format=json-render-diagnostics"])
+        .output()
+        .context("running cargo build -p csp-module")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "building the csp extension module failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|msg| msg["reason"] == "compiler-artifact" && msg["target"]["name"] == "csp")
+        .find_map(|msg| {
+            msg["filenames"]
+                .as_array()?
+                .iter()
+                .filter_map(|f| f.as_str())
+                .find(|f| f.ends_with(".so"))
+                .map(PathBuf::from)
+        })
+        .context("cargo built no libcsp.so")
 }
 
 fn build_and_install(build: &Build, source: &Source, jobs: usize) -> Result<()> {

@@ -17,6 +17,7 @@ mod source;
 mod stress;
 mod test_all;
 mod test_python;
+mod wheel;
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +50,9 @@ enum Command {
     /// A program that embeds subinterp as a self-contained directory (binary, libpython, the
     /// standard library, its Python files) that can be copied anywhere and run.
     Bundle(bundle::Bundle),
+    /// The `csp` module as a wheel (`target/wheels/csp-*.whl`) for `pip install` into a venv
+    /// of the built CPython, or of a stock CPython 3.13.
+    Wheel(wheel::Wheel),
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Stress(args) => stress::run(args),
         Command::Bundle(args) => bundle::run(args),
+        Command::Wheel(args) => wheel::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
