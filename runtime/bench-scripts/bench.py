@@ -12,7 +12,9 @@ by side in one process.
    before timing. Reported as the speedup over one worker of the same kind: N units in the
    time of one gives N (ideal), threads sharing one GIL give about 1.
 2. Round trip of a trivial task (submit, wait for the result), sequentially: the subinterp
-   pool vs `concurrent.futures.ProcessPoolExecutor` and `ThreadPoolExecutor`.
+   pool, `csp.InterpreterPoolExecutor` natively and on its process fallback (a task needing a
+   module that cannot load in an interpreter) vs `concurrent.futures.ProcessPoolExecutor` and
+   `ThreadPoolExecutor`.
 3. Channels (channels.py): message throughput for small ints, 1 KiB and 1 MiB bytes, and
    ping-pong latency between two interpreters: csp channels vs `_interpqueues`,
    `multiprocessing.Queue` and `queue.Queue` between threads.
@@ -175,8 +177,18 @@ def scaling(max_workers, unit, repeats):
     return results
 
 
+def noop_needing_single_phase(x):
+    """A trivial task that imports a module that cannot load in an isolated interpreter
+    (CPython's `_testsinglephase`): the executor runs it on its process fallback."""
+    import _testsinglephase  # noqa: F401
+
+    return x
+
+
 def round_trips(count):
     """{variant: microseconds per submit-and-wait of a trivial task}."""
+    import warnings
+
     results = {}
     with csp.Pool(1) as pool:
         pool.submit(noop, 0).result()
@@ -184,6 +196,17 @@ def round_trips(count):
         for i in range(count):
             pool.submit(noop, i).result()
         results["subinterp"] = (time.perf_counter() - started) / count * 1e6
+    # The executor natively, and on its process fallback (after the first task falls back,
+    # the function's later tasks go straight to the process worker).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", csp.ProcessFallbackWarning)
+        for name, fn in [("executor", noop), ("executor fallback", noop_needing_single_phase)]:
+            with csp.InterpreterPoolExecutor(1) as pool:
+                pool.submit(fn, 0).result()
+                started = time.perf_counter()
+                for i in range(count):
+                    pool.submit(fn, i).result()
+                results[name] = (time.perf_counter() - started) / count * 1e6
     spawn = multiprocessing.get_context("spawn")
     with futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:
         pool.submit(noop, 0).result()

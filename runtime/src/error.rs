@@ -76,6 +76,7 @@ impl Error {
             traceback: String::new(),
             lineno: None,
             interpreter: None,
+            incompatible_module: None,
         }))
     }
 
@@ -150,6 +151,9 @@ pub struct PyException {
     pub(crate) lineno: Option<u32>,
     /// The interpreter whose job raised it: id and name.
     pub(crate) interpreter: Option<(i64, String)>,
+    /// Set when the exception (or one in its cause/context chain) is an extension module
+    /// refusing to load in an isolated interpreter.
+    pub(crate) incompatible_module: Option<IncompatibleModule>,
 }
 
 impl PyException {
@@ -181,6 +185,97 @@ impl PyException {
         self.interpreter
             .as_ref()
             .map(|(id, name)| (*id, name.as_str()))
+    }
+
+    /// The extension module that could not load in an isolated interpreter, when that is
+    /// what this exception (or its cause) comes down to; raised again in Python it becomes
+    /// `csp.SubinterpreterImportError`.
+    pub fn incompatible_module(&self) -> Option<&IncompatibleModule> {
+        self.incompatible_module.as_ref()
+    }
+}
+
+/// Why an extension module cannot load in an interpreter with its own GIL (see
+/// `docs/extensions.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum IncompatibleReason {
+    /// Single-phase init (`PyModule_Create` in `PyInit_*`): one module object per process.
+    SinglePhase,
+    /// It declares `Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED`: it refuses subinterpreters.
+    Refused,
+    /// Multi-phase init without `Py_MOD_PER_INTERPRETER_GIL_SUPPORTED`: it loads only in
+    /// interpreters that share the main GIL.
+    SharedGilOnly,
+    /// CPython did not say (a build without our patch 0019).
+    Unknown,
+}
+
+impl IncompatibleReason {
+    /// A short stable code: `single-phase`, `refused`, `shared-gil-only` or `unknown`.
+    pub fn code(self) -> &'static str {
+        match self {
+            IncompatibleReason::SinglePhase => "single-phase",
+            IncompatibleReason::Refused => "refused",
+            IncompatibleReason::SharedGilOnly => "shared-gil-only",
+            IncompatibleReason::Unknown => "unknown",
+        }
+    }
+
+    /// The reason in words.
+    pub fn explain(self) -> &'static str {
+        match self {
+            IncompatibleReason::SinglePhase => {
+                "it uses single-phase init, which allows one copy of the module per process"
+            }
+            IncompatibleReason::Refused => {
+                "the module refuses subinterpreters (Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED)"
+            }
+            IncompatibleReason::SharedGilOnly => {
+                "it uses multi-phase init but does not declare \
+                 Py_MOD_PER_INTERPRETER_GIL_SUPPORTED, so it cannot load where an interpreter \
+                 has its own GIL"
+            }
+            IncompatibleReason::Unknown => {
+                "it does not support interpreters with their own GIL (single-phase init, or \
+                 multi-phase init without Py_MOD_PER_INTERPRETER_GIL_SUPPORTED)"
+            }
+        }
+    }
+}
+
+/// An extension module that cannot load in an isolated (own-GIL) interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncompatibleModule {
+    /// The extension module's full name (`numpy._core._multiarray_umath`).
+    pub module: String,
+    /// Why it cannot load.
+    pub reason: IncompatibleReason,
+}
+
+impl IncompatibleModule {
+    /// The top-level package the user imports (`numpy`).
+    pub fn package(&self) -> &str {
+        self.module.split('.').next().unwrap_or(&self.module)
+    }
+
+    /// The message of `csp.SubinterpreterImportError`: the module, the reason and what to do.
+    pub fn message(&self) -> String {
+        let package = self.package();
+        let module = if package == self.module {
+            format!("extension module {package}")
+        } else {
+            format!("{package} (its extension module {})", self.module)
+        };
+        format!(
+            "cannot import {module} in an isolated interpreter: {}. Run this task in a \
+             process instead (csp.InterpreterPoolExecutor does so by itself unless \
+             fallback='error'), import {package} only in the main interpreter, or ask its \
+             maintainers for PEP 489 multi-phase init with \
+             Py_MOD_PER_INTERPRETER_GIL_SUPPORTED; `python -m csp.check {package}` checks a \
+             module",
+            self.reason.explain()
+        )
     }
 }
 

@@ -146,7 +146,7 @@ mod python;
 mod sync;
 mod value;
 
-pub use error::{Error, PyException, Result};
+pub use error::{Error, IncompatibleModule, IncompatibleReason, PyException, Result};
 pub use interp::interpreter::{Interpreter, InterpreterConfig, InterpreterInfo, InterpreterState};
 pub use interp::pool::{Pool, PoolConfig, default_workers};
 pub use interp::runtime::{DEFAULT_PYTHON_HOME, PYTHON_VERSION, Runtime, RuntimeConfig};

@@ -41,8 +41,10 @@ __all__ = [
     "InterpreterPoolExecutor",
     "NotShareableError",
     "Pool",
+    "ProcessFallbackWarning",
     "SHARED_BYTES_THRESHOLD",
     "SharedBytes",
+    "SubinterpreterImportError",
     "Task",
     "current_interpreter",
     "current_interpreter_name",
@@ -390,7 +392,10 @@ def _main_module(path):
 
 # -- the workers' half of InterpreterPoolExecutor (its class is in csp_executor.py) --------
 
-_EXECUTOR_NAMES = frozenset({"InterpreterPoolExecutor", "RemoteTraceback", "BrokenInterpreterPool"})
+_EXECUTOR_NAMES = frozenset({
+    "InterpreterPoolExecutor", "RemoteTraceback", "BrokenInterpreterPool",
+    "ProcessFallbackWarning",
+})
 
 
 def __getattr__(name):
@@ -434,6 +439,16 @@ def _resolve(spec):
     return obj
 
 
+def _clearer(exc):
+    """``exc``, or the SubinterpreterImportError (caused by it) that says which extension
+    module could not load in this isolated interpreter and why."""
+    clear = _import_failure(exc)
+    if clear is None:
+        return exc
+    clear.__cause__ = exc
+    return clear
+
+
 def _exception_payload(exc):
     """``(pickled or None, type name, message, traceback, (interpreter id, name))`` of an
     exception."""
@@ -466,7 +481,7 @@ def _executor_run(replies, task_id, module, qualname, main, pickled_fn, args, kw
         result = fn(*args, **kwargs)
         reply = (task_id, 0, result)
     except BaseException as e:
-        reply = (task_id, 2, _exception_payload(e))
+        reply = (task_id, 2, _exception_payload(_clearer(e)))
     try:
         try:
             replies.send(reply)
@@ -484,7 +499,12 @@ def _executor_run(replies, task_id, module, qualname, main, pickled_fn, args, kw
 
 def _run_chunk(spec, chunk):
     """``map`` with a chunksize: the results of one chunk of argument tuples."""
-    fn = _resolve(spec)
+    return _call_chunk(_resolve(spec), chunk)
+
+
+def _call_chunk(fn, chunk):
+    """The results of ``fn`` on each argument tuple of a ``map`` chunk (also on the executor's
+    process workers, which import ``csp`` to find this function)."""
     return tuple(fn(*args) for args in chunk)
 
 
@@ -492,7 +512,11 @@ def _executor_setup_code(initializer, initargs):
     """Code each executor worker runs first: the caller's sys.path, the main script as
     ``__main__`` (as multiprocessing's spawn does, so pickles naming ``__main__`` resolve),
     then the initializer."""
+    import os
+
     main = getattr(_sys.modules.get("__main__"), "__file__", None)
+    if main is not None and not os.path.isfile(main):
+        main = None  # e.g. `python -m csp.check`: its `<csp.check>` is not a file to import
     init = None
     if initializer is not None:
         import pickle
@@ -503,12 +527,63 @@ def _executor_setup_code(initializer, initargs):
 
 def _executor_worker_init(main, init):
     if main is not None:
-        _sys.modules["__main__"] = _main_module(main)
+        try:
+            _sys.modules["__main__"] = _main_module(main)
+        except ImportError as e:
+            # The script imports a module that cannot load here: its tasks fail with the
+            # clear error when they need it (and the executor runs them on processes).
+            if _import_failure(e) is None:
+                raise
     if init is not None:
         import pickle
 
         spec, initargs = init
         _resolve(spec)(*pickle.loads(initargs))
+
+
+# -- submodules written in Python (csp.check), embedded in the extension ----------------
+
+__path__ = []  # A package, so that `python -m csp.check` and `import csp.check` work.
+
+
+class _SubmoduleLoader:
+    """Finds and loads ``csp``'s Python submodules from the sources the extension carries."""
+
+    _csp_submodules = True
+
+    @staticmethod
+    def _source(fullname):
+        return {"csp.check": _CHECK_SOURCE}.get(fullname)
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if not fullname.startswith("csp.") or cls._source(fullname) is None:
+            return None
+        return type(_sys.__spec__)(fullname, cls, origin=f"<{fullname}>")
+
+    @staticmethod
+    def create_module(spec):
+        return None
+
+    @classmethod
+    def exec_module(cls, module):
+        exec(cls.get_code(module.__name__), module.__dict__)
+
+    @classmethod
+    def get_code(cls, fullname):
+        return compile(cls._source(fullname), f"<{fullname}>", "exec")
+
+    @classmethod
+    def get_source(cls, fullname):
+        return cls._source(fullname)
+
+    @staticmethod
+    def is_package(fullname):
+        return False
+
+
+if not any(getattr(finder, "_csp_submodules", False) for finder in _sys.meta_path):
+    _sys.meta_path.append(_SubmoduleLoader)
 
 
 if current_interpreter() == 0:

@@ -42,6 +42,12 @@ class BrokenInterpreterPool(_base.BrokenExecutor):
     """The executor's interpreters could not start (e.g. the initializer raised)."""
 
 
+class ProcessFallbackWarning(RuntimeWarning):
+    """Tasks of a function now run on the executor's process workers, because a module they
+    import cannot load in an isolated interpreter (see ``InterpreterPoolExecutor.fallbacks``).
+    """
+
+
 def _function_spec(fn):
     """How ``fn`` reaches a worker: by name when it can be imported there, else pickled."""
     try:
@@ -86,7 +92,17 @@ class InterpreterPoolExecutor(_base.Executor):
     multiprocessing's spawn, so keep the script's main part under
     ``if __name__ == "__main__":``); other callables (partials, bound methods) are pickled.
     Shareable arguments and results cross natively, anything else is pickled.
-    ``mp_context`` is accepted and ignored (there are no processes).
+    ``mp_context`` is accepted and ignored (there are no processes, except for fallback).
+
+    A task that fails only because a module it imports cannot load in an isolated interpreter
+    (a C extension without per-interpreter GIL support: ``SubinterpreterImportError``) runs
+    again on a process worker, as ``ProcessPoolExecutor`` would run it, and so do the later
+    tasks of the same function: with ``fallback="process"`` (the default) the executor owns a
+    spawn-context process pool, created on first need and shut down with the executor, warns
+    once per function (``ProcessFallbackWarning``) and records it in :attr:`fallbacks`. Their
+    arguments and results are pickled; a ``csp.Channel`` cannot go to a process and fails the
+    task with a TypeError. ``fallback="error"`` raises the ``SubinterpreterImportError``
+    instead.
 
     Worker ``n`` is named ``<thread_name_prefix>_<n>``, as ``ThreadPoolExecutor`` names its
     threads (default prefix ``executor-<k>``, ``k`` counting the executors). With
@@ -96,7 +112,7 @@ class InterpreterPoolExecutor(_base.Executor):
 
     def __init__(
         self, max_workers=None, mp_context=None, initializer=None, initargs=(), *,
-        max_tasks_per_child=None, thread_name_prefix="", serial=False,
+        max_tasks_per_child=None, thread_name_prefix="", serial=False, fallback="process",
     ):
         if _loading_main:
             raise RuntimeError(
@@ -117,6 +133,13 @@ class InterpreterPoolExecutor(_base.Executor):
             if max_tasks_per_child <= 0:
                 raise ValueError("max_tasks_per_child must be >= 1")
         _check_name(thread_name_prefix or None, "thread_name_prefix")
+        if fallback not in ("process", "error"):
+            raise ValueError(f"fallback must be 'process' or 'error', not {fallback!r}")
+        self._fallback = fallback
+        self._initializer, self._initargs = initializer, tuple(initargs)
+        self._process_pool = None
+        self._processes_closed = False
+        self._fallbacks = {}  # function key -> (label, module that cannot load)
         self._max_workers = max_workers
         self._max_tasks_per_child = max_tasks_per_child
         self._thread_name_prefix = thread_name_prefix or f"executor-{next(_executor_counter)}"
@@ -128,7 +151,7 @@ class InterpreterPoolExecutor(_base.Executor):
         self._replies = _unbounded_channel()
         self._lock = _threading.Lock()
         self._queue = _deque()  # (future, task arguments) not handed to the pool yet
-        self._running = {}  # id -> future, handed to the pool
+        self._running = {}  # id -> (future, local call), handed to the pool
         self._ids = _itertools.count()
         self._shutdown = False
         self._broken = None
@@ -136,11 +159,21 @@ class InterpreterPoolExecutor(_base.Executor):
         _live_executors.add(self)
 
     def submit(self, fn, /, *args, **kwargs):
-        return self._submit(fn, args, kwargs, _label(fn))
+        spec = _function_spec(fn)
+        return self._submit(spec, args, kwargs, _label(fn), (spec, fn, args, kwargs))
 
     submit.__doc__ = _base.Executor.submit.__doc__
 
-    def _submit(self, fn, args, kwargs, label):
+    @property
+    def fallbacks(self):
+        """The functions whose tasks run on process workers, as ``{"module:function":
+        "the extension module that cannot load in an isolated interpreter"}``."""
+        with self._lock:
+            return dict(self._fallbacks.values())
+
+    def _submit(self, spec, args, kwargs, label, local):
+        """Queues the call of the function ``spec`` names; ``local`` is ``(key, fn, args,
+        kwargs)``: the same call made on a process worker if it falls back."""
         with self._lock:
             if self._broken is not None:
                 raise BrokenInterpreterPool(self._broken)
@@ -149,14 +182,21 @@ class InterpreterPoolExecutor(_base.Executor):
             if _interpreter_exiting:
                 raise RuntimeError("cannot schedule new futures after interpreter shutdown")
             future = _base.Future()
-            self._queue.append((future, (_function_spec(fn), args, kwargs, label)))
-            if self._start():
-                failed = self._feed()
-            else:
-                self._queue.clear()
+            if local[0] in self._fallbacks:
                 future.set_running_or_notify_cancel()
-                failed = [(future, BrokenInterpreterPool(self._broken))]
-        _fail(failed)
+                failed = None
+            else:
+                self._queue.append((future, (spec, args, kwargs, label), local))
+                if self._start():
+                    failed = self._feed()
+                else:
+                    self._queue.clear()
+                    future.set_running_or_notify_cancel()
+                    failed = [(future, BrokenInterpreterPool(self._broken))]
+        if failed is None:
+            self._run_in_process(future, local)
+        else:
+            _fail(failed)
         return future
 
     def map(self, fn, *iterables, timeout=None, chunksize=1):
@@ -166,8 +206,11 @@ class InterpreterPoolExecutor(_base.Executor):
         if chunksize == 1:
             return super().map(fn, *iterables, timeout=timeout)
         spec, label = _function_spec(fn), _label(fn)
-        futures = [self._submit(_run_chunk, (spec, chunk), {}, label)
-                   for chunk in _chunks(iterables, chunksize)]
+        run_chunk = _function_spec(_run_chunk)
+        futures = [
+            self._submit(run_chunk, (spec, chunk), {}, label, (spec, _call_chunk, (fn, chunk), {}))
+            for chunk in _chunks(iterables, chunksize)
+        ]
         return _chain_results(futures, timeout)
 
     def shutdown(self, wait=True, *, cancel_futures=False):
@@ -175,8 +218,10 @@ class InterpreterPoolExecutor(_base.Executor):
             self._shutdown = True
             if cancel_futures:
                 while self._queue:
-                    future, _ = self._queue.popleft()
+                    future, _, _ = self._queue.popleft()
                     future.cancel()
+                if self._process_pool is not None:
+                    self._process_pool.shutdown(wait=False, cancel_futures=True)
             idle = not self._running and not self._queue
             manager = self._manager
         if idle:
@@ -218,7 +263,7 @@ class InterpreterPoolExecutor(_base.Executor):
         (their callbacks may use the executor)."""
         failed = []
         while self._queue and len(self._running) <= self._max_workers:
-            future, (spec, args, kwargs, label) = self._queue.popleft()
+            future, (spec, args, kwargs, label), local = self._queue.popleft()
             if not future.set_running_or_notify_cancel():
                 continue
             task_id = next(self._ids)
@@ -235,24 +280,79 @@ class InterpreterPoolExecutor(_base.Executor):
             except Exception as e:
                 failed.append((future, e))
                 continue
-            self._running[task_id] = future
+            self._running[task_id] = (future, local)
         return failed
 
     def _finished(self, task_id):
-        """The future of a finished task; feeds the next one."""
+        """``(future, local call)`` of a finished task (None if unknown); feeds the next
+        one."""
         with self._lock:
-            future = self._running.pop(task_id, None)
+            running = self._running.pop(task_id, None)
             failed = self._feed()
             done = self._shutdown and not self._running and not self._queue
         _fail(failed)
         if done:
             self._replies.close()
-        return future
+        return running
 
     def _close_pool(self):
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        with self._lock:
+            processes, self._process_pool = self._process_pool, None
+            self._processes_closed = True
+        if processes is not None:
+            processes.shutdown(wait=True)
+
+    # -- the process fallback ---------------------------------------------------------------
+
+    def _fall_back(self, future, local, error):
+        """Runs a task that failed with ``error`` (a SubinterpreterImportError) again on a
+        process worker, and routes the later tasks of its function there."""
+        key, fn, args, _ = local
+        label = _label(args[0] if fn is _call_chunk else fn)
+        with self._lock:
+            first = key not in self._fallbacks
+            self._fallbacks[key] = (label, error.module)
+        if first:
+            import warnings
+
+            warnings.warn(
+                f"csp.InterpreterPoolExecutor: tasks of {label} now run on process workers: "
+                f"{error.package} cannot load in an isolated interpreter ({error.module}: "
+                f"{error.reason}); fallback='error' raises instead",
+                ProcessFallbackWarning, stacklevel=2,
+            )
+        self._run_in_process(future, local)
+
+    def _run_in_process(self, future, local):
+        """Runs ``local``'s call on the process pool and completes ``future`` (running) with
+        its outcome."""
+        key, fn, args, kwargs = local
+        try:
+            _refuse_channels(args, kwargs, self._fallbacks.get(key, (None, None))[1])
+            process_future = self._processes().submit(fn, *args, **kwargs)
+        except BaseException as e:
+            future.set_exception(e)
+            return
+        process_future.add_done_callback(lambda done: _copy_outcome(done, future))
+
+    def _processes(self):
+        """The spawn-context process pool of the fallback, created on first use."""
+        with self._lock:
+            if self._processes_closed:
+                raise RuntimeError("cannot run a task on a process worker after shutdown")
+            if self._process_pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._process_pool = ProcessPoolExecutor(
+                    self._max_workers, multiprocessing.get_context("spawn"),
+                    self._initializer, self._initargs,
+                    max_tasks_per_child=self._max_tasks_per_child,
+                )
+            return self._process_pool
 
     def __repr__(self):
         state = "shut down" if self._shutdown else f"{len(self._running)} running"
@@ -262,6 +362,33 @@ class InterpreterPoolExecutor(_base.Executor):
 def _fail(failed):
     for future, error in failed:
         future.set_exception(error)
+
+
+def _copy_outcome(source, target):
+    """Completes ``target`` as the finished ``source`` completed."""
+    if source.cancelled():
+        target.set_exception(RuntimeError("the process worker's task was cancelled"))
+    elif (error := source.exception()) is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
+
+
+def _refuse_channels(args, kwargs, module):
+    """A TypeError if a channel is among a fallback task's arguments."""
+    stack = [args, tuple(kwargs.values())]
+    while stack:
+        for item in stack.pop():
+            if isinstance(item, Channel):
+                raise TypeError(
+                    f"a csp.Channel cannot go to a process worker: this task runs on one "
+                    f"because {module} cannot load in an isolated interpreter; pass the channel's "
+                    "data instead, or use a module that loads in interpreters"
+                )
+            if isinstance(item, (tuple, list, frozenset, set)):
+                stack.append(tuple(item))
+            elif isinstance(item, dict):
+                stack.append(tuple(item.values()))
 
 
 def _chain_results(futures, timeout):
@@ -292,20 +419,25 @@ def _manage(executor_ref, replies):
         executor = executor_ref()
         if executor is None:
             continue
-        future = executor._finished(task_id)
-        del executor
-        if future is None:
+        running = executor._finished(task_id)
+        if running is None:
             continue
+        future, local = running
         if kind == 0:
             future.set_result(_plain(payload))
         elif kind == 1:
             future.set_result(_pickle.loads(payload))
         elif kind == 2:
-            future.set_exception(_remote_exception(*payload))
+            error = _remote_exception(*payload)
+            if isinstance(error, SubinterpreterImportError) and executor._fallback == "process":
+                executor._fall_back(future, local, error)
+            else:
+                future.set_exception(error)
         else:
             future.set_exception(BrokenInterpreterPool(
                 "the executor's interpreters were shut down before the task ran"
             ))
+        del executor
     executor = executor_ref()
     if executor is not None:
         executor._close_pool()

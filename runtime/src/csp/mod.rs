@@ -40,6 +40,9 @@ const CSP_PY: &str = include_str!("csp.py");
 /// The caller's half of `InterpreterPoolExecutor`, run on first use.
 const CSP_EXECUTOR_PY: &str = include_str!("csp_executor.py");
 
+/// The submodule `csp.check` (`python -m csp.check`), loaded by `csp.py`'s finder.
+const CSP_CHECK_PY: &str = include_str!("csp_check.py");
+
 const POOL_CAPSULE: &CStr = c"csp.Pool";
 const TASK_CAPSULE: &CStr = c"csp.Task";
 
@@ -109,8 +112,9 @@ entry!(executor_submit_entry => _executor_submit);
 entry!(go_counts_entry => _go_counts);
 entry!(unbounded_channel_entry => _unbounded_channel);
 entry!(shutdown_attached_entry => _shutdown_attached);
+entry!(import_failure_entry => _import_failure);
 
-static mut METHODS: [ffi::PyMethodDef; 19] = [
+static mut METHODS: [ffi::PyMethodDef; 20] = [
     fastcall(
         c"current_interpreter",
         current_interpreter_entry,
@@ -138,6 +142,7 @@ static mut METHODS: [ffi::PyMethodDef; 19] = [
     fastcall(c"_go_counts", go_counts_entry, c""),
     fastcall(c"_unbounded_channel", unbounded_channel_entry, c""),
     fastcall(c"_shutdown_attached", shutdown_attached_entry, c""),
+    fastcall(c"_import_failure", import_failure_entry, c""),
     py_channel::SELECT_METHOD,
     ffi::PyMethodDef {
         ml_name: std::ptr::null(),
@@ -221,11 +226,14 @@ unsafe extern "C" fn exec_module(module: *mut ffi::PyObject) -> c_int {
             {
                 return Ok(-1);
             }
-            let executor = py.object(&Value::from(CSP_EXECUTOR_PY))?;
-            if ffi::PyModule_AddObjectRef(module, c"_EXECUTOR_SOURCE".as_ptr(), executor.as_ptr())
-                < 0
-            {
-                return Ok(-1);
+            for (name, source) in [
+                (c"_EXECUTOR_SOURCE", CSP_EXECUTOR_PY),
+                (c"_CHECK_SOURCE", CSP_CHECK_PY),
+            ] {
+                let source = py.object(&Value::from(source))?;
+                if ffi::PyModule_AddObjectRef(module, name.as_ptr(), source.as_ptr()) < 0 {
+                    return Ok(-1);
+                }
             }
             let dict = Object::from_borrowed(py, ffi::PyModule_GetDict(module))?;
             // As `exec` would: C code such as pickle's finds `__import__` through it.
@@ -768,4 +776,17 @@ fn _in_default_pool(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut 
     expect_args("_in_default_pool", args, 0)?;
     let inside = Runtime::current()?.is_default_pool_worker();
     Ok(py.object(&Value::Bool(inside))?.into_ptr())
+}
+
+/// `_import_failure(exc)`: a `SubinterpreterImportError` naming the extension module when
+/// `exc` (or its cause/context chain) is one that cannot load in an isolated interpreter,
+/// else None.
+fn _import_failure(py: Python<'_>, args: &[*mut ffi::PyObject]) -> Result<*mut ffi::PyObject> {
+    expect_args("_import_failure", args, 1)?;
+    // SAFETY: attached; the argument is live for this call.
+    let exc = unsafe { Object::from_borrowed(py, args[0])? };
+    Ok(match py.incompatible_module(&exc) {
+        Some(module) => py.incompatible_module_error(&module)?.into_ptr(),
+        None => py.none().into_ptr(),
+    })
 }

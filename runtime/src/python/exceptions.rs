@@ -7,10 +7,13 @@ use std::ffi::CStr;
 
 use cpython_sys as ffi;
 
-use crate::error::{Error, PyException, Result, is_not_shareable};
+use crate::error::{
+    Error, IncompatibleModule, IncompatibleReason, PyException, Result, is_not_shareable,
+};
 use crate::python::convert::to_object;
 use crate::python::object::{Object, interpreter_cached};
 use crate::python::token::Python;
+use crate::python::trampoline::raw_slice;
 use crate::value::Value;
 
 /// An exception class of `csp`.
@@ -25,14 +28,18 @@ pub(crate) enum CspError {
     Full,
     /// `csp.NotShareableError(TypeError)`: an object that cannot cross between interpreters.
     NotShareable,
+    /// `csp.SubinterpreterImportError(ImportError)`: an extension module cannot load in an
+    /// isolated interpreter; `.name`/`.module` name it, `.reason` says why.
+    SubinterpreterImport,
 }
 
 impl CspError {
-    pub(crate) const ALL: [CspError; 4] = [
+    pub(crate) const ALL: [CspError; 5] = [
         CspError::ChannelClosed,
         CspError::Empty,
         CspError::Full,
         CspError::NotShareable,
+        CspError::SubinterpreterImport,
     ];
 
     /// The class's name in the module.
@@ -42,6 +49,7 @@ impl CspError {
             CspError::Empty => c"Empty",
             CspError::Full => c"Full",
             CspError::NotShareable => c"NotShareableError",
+            CspError::SubinterpreterImport => c"SubinterpreterImportError",
         }
     }
 
@@ -52,6 +60,7 @@ impl CspError {
             CspError::Empty => c"csp.Empty",
             CspError::Full => c"csp.Full",
             CspError::NotShareable => c"csp.NotShareableError",
+            CspError::SubinterpreterImport => c"csp.SubinterpreterImportError",
         }
     }
 
@@ -68,6 +77,7 @@ impl CspError {
             CspError::Empty => c"subinterp.Empty",
             CspError::Full => c"subinterp.Full",
             CspError::NotShareable => c"subinterp.NotShareableError",
+            CspError::SubinterpreterImport => c"subinterp.SubinterpreterImportError",
         }
     }
 
@@ -86,6 +96,11 @@ impl CspError {
                   complex, str, bytes, csp.SharedBytes, csp.Channel, and tuples or frozensets of \
                   them do."
             }
+            CspError::SubinterpreterImport => {
+                c"An extension module cannot load in an isolated (own-GIL) interpreter. .name and \
+                  .module are the extension module's full name, .package the top-level package, \
+                  .reason 'single-phase', 'refused', 'shared-gil-only' or 'unknown'."
+            }
         }
     }
 
@@ -97,6 +112,7 @@ impl CspError {
             unsafe {
                 let base = match self {
                     CspError::NotShareable => ffi::PyExc_TypeError,
+                    CspError::SubinterpreterImport => ffi::PyExc_ImportError,
                     _ => ffi::PyExc_Exception,
                 };
                 Object::from_owned(
@@ -156,7 +172,118 @@ impl<'py> Python<'py> {
             traceback,
             lineno,
             interpreter: None,
+            incompatible_module: self.incompatible_module(exc),
         }
+    }
+
+    /// The extension module behind `exc` when `exc`, or an exception in its cause/context
+    /// chain (packages such as numpy wrap it in their own `ImportError`), is CPython's
+    /// "module X does not support loading in subinterpreters"; the reason is read from the
+    /// note that patch 0019 adds (without it: `Unknown`).
+    ///
+    /// It uses only quiet lookups that clear their own errors: [`take_error`](Self::take_error)
+    /// calls this, so a failure here must never build another `Error` (that would describe,
+    /// and so call this, again without end).
+    pub(crate) fn incompatible_module(self, exc: &Object<'py>) -> Option<IncompatibleModule> {
+        const PREFIX: &str = "module ";
+        const SUFFIX: &str = " does not support loading in subinterpreters";
+        let mut current = Some(exc.clone());
+        // Bounded: a chain may loop (an exception set as its own context).
+        for _ in 0..16 {
+            let exc = current.take()?;
+            let module = self
+                .is_instance_of(&exc, self.import_error())
+                .then(|| self.quiet_str(&exc))
+                .flatten()
+                .and_then(|message| {
+                    let module = message.strip_prefix(PREFIX)?.strip_suffix(SUFFIX)?;
+                    (!module.is_empty() && !module.contains(' ')).then(|| module.to_owned())
+                });
+            if let Some(module) = module {
+                let notes = self
+                    .quiet_attr(&exc, c"__notes__")
+                    .and_then(|notes| self.quiet_str(&notes))
+                    .unwrap_or_default();
+                let reason = if notes.contains("single-phase init") {
+                    IncompatibleReason::SinglePhase
+                } else if notes.contains("refuses subinterpreters") {
+                    IncompatibleReason::Refused
+                } else if notes.contains("does not declare") {
+                    IncompatibleReason::SharedGilOnly
+                } else {
+                    IncompatibleReason::Unknown
+                };
+                return Some(IncompatibleModule { module, reason });
+            }
+            current = [c"__cause__", c"__context__"]
+                .into_iter()
+                .filter_map(|name| self.quiet_attr(&exc, name))
+                .find(|next| !next.is_none());
+        }
+        None
+    }
+
+    /// `getattr(obj, name)`; None when it is missing or the lookup fails (the error cleared).
+    fn quiet_attr(self, obj: &Object<'py>, name: &CStr) -> Option<Object<'py>> {
+        let mut found = std::ptr::null_mut();
+        // SAFETY: attached; `obj` is live, `name` NUL-terminated, and `found` receives a new
+        // reference or NULL.
+        let status =
+            unsafe { ffi::PyObject_GetOptionalAttrString(obj.as_ptr(), name.as_ptr(), &mut found) };
+        if status < 0 {
+            // SAFETY: attached.
+            unsafe { ffi::PyErr_Clear() };
+            return None;
+        }
+        // SAFETY: attached; `found` is a new reference or NULL (missing, no error set).
+        unsafe { Object::from_owned_opt(self, found) }
+    }
+
+    /// `str(obj)`; None when that fails (the error cleared).
+    fn quiet_str(self, obj: &Object<'py>) -> Option<String> {
+        // SAFETY: attached; `obj` is live; the result is a new reference or NULL.
+        let text = unsafe { Object::from_owned_opt(self, ffi::PyObject_Str(obj.as_ptr())) };
+        let mut len = 0;
+        // SAFETY: attached; `text` is a live str; its UTF-8 buffer lives while `text` does.
+        let data = text.as_ref().map_or(std::ptr::null(), |t| unsafe {
+            ffi::PyUnicode_AsUTF8AndSize(t.as_ptr(), &mut len)
+        });
+        if data.is_null() {
+            // SAFETY: attached.
+            unsafe { ffi::PyErr_Clear() };
+            return None;
+        }
+        // SAFETY: `data` points at `len` bytes owned by `text`, alive in this scope.
+        let bytes = unsafe { raw_slice(data.cast::<u8>(), len as usize) };
+        Some(String::from_utf8_lossy(bytes).into_owned())
+    }
+
+    fn import_error(self) -> *mut ffi::PyObject {
+        // SAFETY: reading an immutable exception type global.
+        unsafe { ffi::PyExc_ImportError }
+    }
+
+    fn is_instance_of(self, exc: &Object<'py>, class: *mut ffi::PyObject) -> bool {
+        // SAFETY: attached; `exc` is live and `class` an exception class.
+        unsafe { ffi::PyErr_GivenExceptionMatches(exc.as_ptr(), class) != 0 }
+    }
+
+    /// A `csp.SubinterpreterImportError` for `module`, with its attributes set.
+    pub(crate) fn incompatible_module_error(
+        self,
+        module: &IncompatibleModule,
+    ) -> Result<Object<'py>> {
+        let class = CspError::SubinterpreterImport.class(self)?;
+        let exc = class.call_values(&[Value::Str(module.message())])?;
+        for (name, value) in [
+            ("name", module.module.as_str()),
+            ("module", module.module.as_str()),
+            ("package", module.package()),
+            ("reason", module.reason.code()),
+        ] {
+            exc.setattr(name, &self.object(&Value::Str(value.to_owned()))?)?;
+        }
+        Ok(exc)
     }
 
     /// `"".join(traceback.format_exception(exc))`.
@@ -200,14 +327,7 @@ impl<'py> Python<'py> {
                 };
                 // SAFETY: reading an exception type global.
                 let ty = ty.unwrap_or(unsafe { ffi::PyExc_RuntimeError });
-                let note = (!exc.traceback.is_empty()).then(|| {
-                    let place = match &exc.interpreter {
-                        Some((id, name)) => format!("interpreter {id} '{name}'"),
-                        None => "the interpreter that raised it".into(),
-                    };
-                    format!("\nTraceback in {place}:\n{}", exc.traceback.trim_end())
-                });
-                (ty, message, note)
+                (ty, message, traceback_note(exc))
             }
             Error::Timeout(_) => {
                 // SAFETY: reading an exception type global.
@@ -221,10 +341,18 @@ impl<'py> Python<'py> {
             _ => (unsafe { ffi::PyExc_RuntimeError }, error.to_string(), None),
         };
         let result = (|| -> Result<Object<'py>> {
-            let args = to_object(self, &Value::Tuple(vec![Value::Str(message.clone())]))?;
-            // SAFETY: attached; `exc_type` is a live exception class; `args` a tuple.
-            let exc = unsafe {
-                Object::from_owned(self, ffi::PyObject_CallObject(exc_type, args.as_ptr()))?
+            let exc = match error {
+                Error::Python(exc) if exc.incompatible_module.is_some() => {
+                    let module = exc.incompatible_module.as_ref().expect("checked above");
+                    self.incompatible_module_error(module)?
+                }
+                _ => {
+                    let args = to_object(self, &Value::Tuple(vec![Value::Str(message.clone())]))?;
+                    // SAFETY: attached; `exc_type` is a live exception class; `args` a tuple.
+                    unsafe {
+                        Object::from_owned(self, ffi::PyObject_CallObject(exc_type, args.as_ptr()))?
+                    }
+                }
             };
             if let Some(note) = &note {
                 exc.getattr("add_note")?
@@ -245,6 +373,18 @@ impl<'py> Python<'py> {
         }
         drop(csp_class);
     }
+}
+
+/// The note that carries a remote exception's traceback ("Traceback in interpreter 3
+/// 'go:stage':"), naming the interpreter it came from when known.
+fn traceback_note(exc: &PyException) -> Option<String> {
+    (!exc.traceback.is_empty()).then(|| {
+        let place = match &exc.interpreter {
+            Some((id, name)) => format!("interpreter {id} '{name}'"),
+            None => "the interpreter that raised it".into(),
+        };
+        format!("\nTraceback in {place}:\n{}", exc.traceback.trim_end())
+    })
 }
 
 /// The builtin exception class named `name`, if there is one (`"ValueError"` -> `ValueError`).

@@ -749,5 +749,149 @@ class SerialTests(unittest.TestCase):
             self.assertEqual(ex.submit(start_a_thread).result(10), "ran")
 
 
+# -- modules that cannot load in an isolated interpreter ----------------------------------------
+# CPython's own test extensions stand in for third-party ones: `_testsinglephase` uses
+# single-phase init; `_testmultiphase` declares per-interpreter GIL support.
+
+
+def use_single_phase_module(x):
+    import _testsinglephase
+
+    return (x * 2, _testsinglephase.__name__, csp.current_interpreter())
+
+
+def use_own_gil_module(x):
+    import _testmultiphase
+
+    return (x + 1, _testmultiphase.__name__, csp.current_interpreter())
+
+
+def raise_unexplained_import_error():
+    # CPython's message without patch 0019's note, as a stock build raises it.
+    raise ImportError("module fake._ext does not support loading in subinterpreters")
+
+
+def send_on(ch, x):
+    import _testsinglephase  # noqa: F401
+
+    ch.send(x)
+
+
+def _says_why():
+    """Whether this CPython names the reason (patch 0019, which adds that test file); a stock
+    build, with the csp wheel, reports the reason as "unknown"."""
+    import sysconfig
+
+    return os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "test",
+                                       "test_subinterp_import_reason.py"))
+
+
+SINGLE_PHASE = "single-phase" if _says_why() else "unknown"
+
+
+class IncompatibleModuleTests(unittest.TestCase):
+    def assert_clear_error(self, error):
+        self.assertIsInstance(error, csp.SubinterpreterImportError)
+        self.assertIsInstance(error, ImportError)
+        self.assertEqual(error.name, "_testsinglephase")
+        self.assertEqual(error.module, "_testsinglephase")
+        self.assertEqual(error.package, "_testsinglephase")
+        self.assertEqual(error.reason, SINGLE_PHASE)
+        message = str(error)
+        self.assertIn("cannot import extension module _testsinglephase in an isolated "
+                      "interpreter: ", message)
+        if SINGLE_PHASE == "single-phase":
+            self.assertIn("interpreter: it uses single-phase init", message)
+        self.assertIn("Run this task in a process instead", message)
+
+    def test_go_and_pool_raise_the_clear_error(self):
+        with self.assertRaises(csp.SubinterpreterImportError) as caught:
+            csp.go(use_single_phase_module, 1).result(30)
+        self.assert_clear_error(caught.exception)
+        # The worker's own traceback (CPython's ImportError) is attached as a note.
+        self.assertIn("does not support loading in subinterpreters",
+                      "".join(caught.exception.__notes__))
+        with csp.Pool(1) as pool:
+            with self.assertRaises(csp.SubinterpreterImportError) as caught:
+                pool.submit(use_single_phase_module, 1).result(30)
+            self.assert_clear_error(caught.exception)
+            # The worker is fine afterwards, and own-GIL extensions load there.
+            self.assertEqual(pool.submit(use_own_gil_module, 1).result(30)[:2],
+                             (2, "_testmultiphase"))
+
+    def test_an_error_without_the_reason_note_is_still_recognised(self):
+        with self.assertRaises(csp.SubinterpreterImportError) as caught:
+            csp.go(raise_unexplained_import_error).result(30)
+        self.assertEqual((caught.exception.module, caught.exception.package,
+                          caught.exception.reason), ("fake._ext", "fake", "unknown"))
+        self.assertIn("cannot import fake (its extension module fake._ext)",
+                      str(caught.exception))
+
+    def test_the_executor_falls_back_to_processes_once_per_function(self):
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with csp.InterpreterPoolExecutor(2) as executor:
+                first = executor.submit(use_single_phase_module, 21).result(60)
+                later = list(executor.map(use_single_phase_module, range(5)))
+                chunked = list(executor.map(use_single_phase_module, range(7), chunksize=3))
+                native = executor.submit(use_own_gil_module, 1).result(30)
+                self.assertEqual(executor.fallbacks,
+                                 {"__main__:use_single_phase_module": "_testsinglephase"})
+        self.assertEqual(first[:2], (42, "_testsinglephase"))
+        # Process workers run it: their interpreter is their main one.
+        self.assertEqual(first[2], 0)
+        self.assertEqual([r[0] for r in later], [0, 2, 4, 6, 8])
+        self.assertEqual([r[0] for r in chunked], [0, 2, 4, 6, 8, 10, 12])
+        self.assertEqual({r[2] for r in later + chunked}, {0})
+        self.assertNotEqual(native[2], 0, "an own-GIL extension runs in an interpreter")
+        warned = [w for w in caught if issubclass(w.category, csp.ProcessFallbackWarning)]
+        self.assertEqual(len(warned), 1, [str(w.message) for w in caught])
+        self.assertIn("use_single_phase_module", str(warned[0].message))
+        self.assertIn("_testsinglephase", str(warned[0].message))
+
+    def test_fallback_error_raises_the_clear_error(self):
+        with csp.InterpreterPoolExecutor(1, fallback="error") as executor:
+            with self.assertRaises(csp.SubinterpreterImportError) as caught:
+                executor.submit(use_single_phase_module, 1).result(30)
+            self.assert_clear_error(caught.exception)
+            self.assertEqual(executor.fallbacks, {})
+        with self.assertRaises(ValueError):
+            csp.InterpreterPoolExecutor(1, fallback="thread")
+
+    def test_a_channel_cannot_go_to_a_process_worker(self):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", csp.ProcessFallbackWarning)
+            with csp.InterpreterPoolExecutor(1) as executor:
+                with self.assertRaises(TypeError) as caught:
+                    executor.submit(send_on, csp.Channel(1), 5).result(60)
+        self.assertIn("a csp.Channel cannot go to a process worker", str(caught.exception))
+        self.assertIn("_testsinglephase", str(caught.exception))
+
+    def test_the_check_command_reports_each_module(self):
+        import json
+        import subprocess
+
+        command = [sys.executable, "-m", "csp.check", "--json", "_testsinglephase",
+                   "_testmultiphase", "json", "no_such_module_here"]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 1, out.stderr)
+        rows = {row["module"]: row for row in map(json.loads, out.stdout.splitlines())}
+        self.assertEqual(rows["_testsinglephase"]["status"], "fails")
+        self.assertEqual(rows["_testsinglephase"]["reason"], SINGLE_PHASE)
+        self.assertEqual(rows["_testsinglephase"]["extension"], "_testsinglephase")
+        self.assertEqual(rows["_testmultiphase"]["status"], "works")
+        self.assertEqual(rows["json"]["status"], "works")
+        self.assertEqual(rows["no_such_module_here"]["status"], "error")
+        self.assertIn("ModuleNotFoundError", rows["no_such_module_here"]["detail"])
+        table = subprocess.run([sys.executable, "-m", "csp.check", "json", "_testmultiphase"],
+                               capture_output=True, text=True, timeout=120)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        self.assertIn("2 modules: 2 work in isolated interpreters", table.stdout)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
