@@ -819,6 +819,18 @@ class IncompatibleModuleTests(unittest.TestCase):
             self.assertEqual(pool.submit(use_own_gil_module, 1).result(30)[:2],
                              (2, "_testmultiphase"))
 
+    def test_installed_modules_lists_the_top_level_ones(self):
+        import tempfile
+
+        from csp.check import installed_modules
+
+        with tempfile.TemporaryDirectory() as site:
+            for path in ["plain.py", "pkg/__init__.py", "_distutils_hack/__init__.py",
+                         "__editable___finder.py", "pkg/sub.py"]:
+                os.makedirs(os.path.dirname(os.path.join(site, path)), exist_ok=True)
+                open(os.path.join(site, path), "w").close()
+            self.assertEqual(installed_modules([site]), ["pkg", "plain"])
+
     def test_an_error_without_the_reason_note_is_still_recognised(self):
         with self.assertRaises(csp.SubinterpreterImportError) as caught:
             csp.go(raise_unexplained_import_error).result(30)
@@ -887,6 +899,10 @@ class IncompatibleModuleTests(unittest.TestCase):
         self.assertEqual(rows["json"]["status"], "works")
         self.assertEqual(rows["no_such_module_here"]["status"], "error")
         self.assertIn("ModuleNotFoundError", rows["no_such_module_here"]["detail"])
+        no_args = subprocess.run([sys.executable, "-m", "csp.check"], capture_output=True,
+                                 text=True, timeout=120)
+        self.assertEqual(no_args.returncode, 2)
+        self.assertIn("name at least one MODULE, or pass --installed", no_args.stderr)
         table = subprocess.run([sys.executable, "-m", "csp.check", "json", "_testmultiphase"],
                                capture_output=True, text=True, timeout=120)
         self.assertEqual(table.returncode, 0, table.stderr)
