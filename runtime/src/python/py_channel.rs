@@ -22,7 +22,7 @@ use crate::python::token::Python;
 use crate::python::trampoline::{trampoline, trampoline_unraisable};
 use crate::sync::wait::{Block, Waited};
 use crate::value::Value;
-use crate::value::channel::{Channel, Select, SelectError, Selected};
+use crate::value::channel::{Channel, NotReady, NotSent, Select, SelectError, Selected};
 
 const TYPE_KEY: &CStr = c"subinterp.Channel";
 
@@ -339,8 +339,8 @@ fn send_value(
 ) -> Result<*mut ffi::PyObject> {
     let data = match channel.send_now(value.to_value()?) {
         Ok(()) => return Ok(py.none().into_ptr()),
-        Err((_, true)) => return Err(closed_error(py, slf, Some(value))),
-        Err((data, false)) => data,
+        Err(NotSent::Closed(_)) => return Err(closed_error(py, slf, Some(value))),
+        Err(NotSent::Full(data)) => data,
     };
     let mut select = Select::new();
     select.send(channel, data);
@@ -383,8 +383,8 @@ fn recv_raw(
     let channel = unsafe { this(slf) };
     match channel.recv_now() {
         Ok(value) => return Ok(Some(py.object(&value)?.into_ptr())),
-        Err(true) => return Ok(None),
-        Err(false) => {}
+        Err(NotReady::Closed) => return Ok(None),
+        Err(NotReady::Empty) => {}
     }
     let mut select = Select::new();
     select.recv(channel);

@@ -181,14 +181,14 @@ impl<T> Channel<T> {
         lock(&self.inner.state)
     }
 
-    /// Sends without waiting: `Err((value, closed))` if that is not possible now.
-    pub(crate) fn send_now(&self, value: T) -> Result<(), (T, bool)> {
+    /// Sends without waiting: the value comes back if that is not possible now.
+    pub(crate) fn send_now(&self, value: T) -> Result<(), NotSent<T>> {
         let mut wake = Wakeup::default(); // Declared first: wakes after the unlock.
         try_send(&mut self.lock(), value, &mut wake)
     }
 
-    /// Receives without waiting: `Err(closed)` if nothing is ready now.
-    pub(crate) fn recv_now(&self) -> Result<T, bool> {
+    /// Receives without waiting.
+    pub(crate) fn recv_now(&self) -> Result<T, NotReady> {
         let mut wake = Wakeup::default(); // Declared first: wakes after the unlock.
         try_recv(&mut self.lock(), &mut wake)
     }
@@ -196,13 +196,13 @@ impl<T> Channel<T> {
     fn send_until(&self, value: T, block: Block) -> Result<(), SendError<T>> {
         let value = match self.send_now(value) {
             Ok(()) => return Ok(()),
-            Err((value, true)) => {
+            Err(NotSent::Closed(value)) => {
                 return Err(SendError {
                     kind: SendErrorKind::Closed,
                     value: Some(value),
                 });
             }
-            Err((value, false)) => value,
+            Err(NotSent::Full(value)) => value,
         };
         let mut select = Select::new();
         select.send(self, value);
@@ -226,9 +226,9 @@ impl<T> Channel<T> {
     fn recv_until(&self, block: Block) -> Result<T, RecvError> {
         match self.recv_now() {
             Ok(value) => return Ok(value),
-            Err(true) => return Err(RecvError::Closed),
-            Err(false) if matches!(block, Block::No) => return Err(RecvError::Empty),
-            Err(false) => {}
+            Err(NotReady::Closed) => return Err(RecvError::Closed),
+            Err(NotReady::Empty) if matches!(block, Block::No) => return Err(RecvError::Empty),
+            Err(NotReady::Empty) => {}
         }
         let mut select = Select::new();
         select.recv(self);
@@ -248,6 +248,24 @@ impl<T> fmt::Debug for Channel<T> {
             .field("capacity", &self.capacity())
             .finish_non_exhaustive()
     }
+}
+
+/// A send that could not complete without waiting, with its value.
+#[derive(Debug, PartialEq)]
+pub(crate) enum NotSent<T> {
+    /// No room (capacity 0: no receiver waiting).
+    Full(T),
+    /// The channel is closed.
+    Closed(T),
+}
+
+/// Why a receive could not complete without waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotReady {
+    /// Nothing to receive yet.
+    Empty,
+    /// Closed and drained.
+    Closed,
 }
 
 /// A send that did not happen.
@@ -304,16 +322,25 @@ impl std::error::Error for RecvError {}
 pub(crate) struct Select<T> {
     /// The channel of each case.
     channels: Vec<Channel<T>>,
-    /// Per case: `Some(value)` for a send (`Some(None)` while the value is enqueued or
-    /// delivered), `None` for a receive.
-    sends: Vec<Option<Option<T>>>,
+    /// What each case does.
+    cases: Vec<Case<T>>,
+}
+
+/// One case of a [`Select`].
+#[derive(Debug)]
+enum Case<T> {
+    /// A receive.
+    Recv,
+    /// A send: its value, which is `None` while it sits in a channel's queue of blocked
+    /// senders (or after it was delivered).
+    Send(Option<T>),
 }
 
 impl<T> Default for Select<T> {
     fn default() -> Self {
         Select {
             channels: Vec::new(),
-            sends: Vec::new(),
+            cases: Vec::new(),
         }
     }
 }
@@ -352,7 +379,7 @@ impl<T> Select<T> {
     /// Adds a receive from `channel`; returns the case's index.
     pub(crate) fn recv(&mut self, channel: &Channel<T>) -> usize {
         self.channels.push(channel.clone());
-        self.sends.push(None);
+        self.cases.push(Case::Recv);
         self.channels.len() - 1
     }
 
@@ -360,7 +387,7 @@ impl<T> Select<T> {
     /// chosen, the value is dropped.
     pub(crate) fn send(&mut self, channel: &Channel<T>, value: T) -> usize {
         self.channels.push(channel.clone());
-        self.sends.push(Some(Some(value)));
+        self.cases.push(Case::Send(Some(value)));
         self.channels.len() - 1
     }
 
@@ -382,7 +409,10 @@ impl<T> Select<T> {
     /// The value of send case `index` if it was not sent (`None` if it had been lost, which
     /// the give-back protocol excludes).
     pub(crate) fn take_unsent(&mut self, index: usize) -> Option<T> {
-        self.sends[index].as_mut().and_then(Option::take)
+        match &mut self.cases[index] {
+            Case::Send(value) => value.take(),
+            Case::Recv => None,
+        }
     }
 
     /// Runs the select: completes a ready case, or (unless `block` is `No`) enqueues a waiter
@@ -401,7 +431,7 @@ impl<T> Select<T> {
         // A ready case completes now, under all the channels' locks.
         let ready = complete_ready(
             &self.channels,
-            &mut self.sends,
+            &mut self.cases,
             &order,
             &mut locks,
             &mut wake,
@@ -414,15 +444,15 @@ impl<T> Select<T> {
         }
         // Nothing is ready: wait on every channel with one waiter.
         let waiter = Arc::new(Waiter::new());
-        for (index, send) in self.sends.iter_mut().enumerate() {
+        for (index, case) in self.cases.iter_mut().enumerate() {
             let state = locks.state(&self.channels[index]);
-            match send {
-                Some(slot) => state.senders.push_back(BlockedSend {
+            match case {
+                Case::Send(slot) => state.senders.push_back(BlockedSend {
                     waiter: Arc::clone(&waiter),
                     case: index,
                     value: slot.take().expect("a send case holds its value"),
                 }),
-                None => state.receivers.push_back(BlockedRecv {
+                Case::Recv => state.receivers.push_back(BlockedRecv {
                     waiter: Arc::clone(&waiter),
                     case: index,
                 }),
@@ -456,24 +486,25 @@ impl<T> Select<T> {
     /// Removes what is left of `waiter` from the channels, putting unsent values back into
     /// their cases.
     fn withdraw(&mut self, waiter: &Arc<Waiter<T>>) {
-        for (index, (channel, send)) in self.channels.iter().zip(&mut self.sends).enumerate() {
+        for (index, (channel, case)) in self.channels.iter().zip(&mut self.cases).enumerate() {
             let mut state = channel.lock();
-            if send.is_some() {
-                if let Some(pos) = state
-                    .senders
-                    .iter()
-                    .position(|s| s.case == index && Arc::ptr_eq(&s.waiter, waiter))
-                    && let Some(entry) = state.senders.remove(pos)
-                {
-                    *send = Some(Some(entry.value));
+            match case {
+                Case::Send(slot) => {
+                    if let Some(pos) = state
+                        .senders
+                        .iter()
+                        .position(|s| s.case == index && Arc::ptr_eq(&s.waiter, waiter))
+                        && let Some(entry) = state.senders.remove(pos)
+                    {
+                        *slot = Some(entry.value);
+                    }
                 }
-            } else {
-                state.receivers.retain(|r| !Arc::ptr_eq(&r.waiter, waiter));
+                Case::Recv => state.receivers.retain(|r| !Arc::ptr_eq(&r.waiter, waiter)),
             }
         }
         // Once every channel has been visited, no other thread holds an entry of ours.
         for (index, value) in waiter.returned() {
-            self.sends[index] = Some(Some(value));
+            self.cases[index] = Case::Send(Some(value));
         }
     }
 }
@@ -481,28 +512,28 @@ impl<T> Select<T> {
 /// Completes the first ready case of a select in `order` (its channels locked), if any.
 fn complete_ready<T>(
     channels: &[Channel<T>],
-    sends: &mut [Option<Option<T>>],
+    cases: &mut [Case<T>],
     order: &[usize],
     locks: &mut LockSet<'_, T>,
     wake: &mut Wakeup<T>,
 ) -> Option<Result<Selected<T>, SelectError<T>>> {
     for &index in order {
         let state = locks.state(&channels[index]);
-        match &mut sends[index] {
-            Some(slot) => {
+        match &mut cases[index] {
+            Case::Send(slot) => {
                 let value = slot.take().expect("a send case holds its value");
                 match try_send(state, value, wake) {
                     Ok(()) => return Some(Ok(Selected::Sent { index })),
-                    Err((value, true)) => {
+                    Err(NotSent::Closed(value)) => {
                         return Some(Err(SelectError::SendClosed { index, value }));
                     }
-                    Err((value, false)) => *slot = Some(value),
+                    Err(NotSent::Full(value)) => *slot = Some(value),
                 }
             }
-            None => match try_recv(state, wake) {
+            Case::Recv => match try_recv(state, wake) {
                 Ok(value) => return Some(Ok(Selected::Received { index, value })),
-                Err(true) => return Some(Ok(Selected::Closed { index })),
-                Err(false) => {}
+                Err(NotReady::Closed) => return Some(Ok(Selected::Closed { index })),
+                Err(NotReady::Empty) => {}
             },
         }
     }
@@ -510,10 +541,10 @@ fn complete_ready<T>(
 }
 
 /// Sends `value` into a locked channel if that needs no waiting; a receiver it completes
-/// goes into `wake`. On failure the value comes back, with whether the channel is closed.
-fn try_send<T>(state: &mut State<T>, mut value: T, wake: &mut Wakeup<T>) -> Result<(), (T, bool)> {
+/// goes into `wake`. On failure the value comes back.
+fn try_send<T>(state: &mut State<T>, mut value: T, wake: &mut Wakeup<T>) -> Result<(), NotSent<T>> {
     if state.closed {
-        return Err((value, true));
+        return Err(NotSent::Closed(value));
     }
     while let Some(receiver) = state.receivers.pop_front() {
         match receiver
@@ -536,12 +567,12 @@ fn try_send<T>(state: &mut State<T>, mut value: T, wake: &mut Wakeup<T>) -> Resu
         state.buffer.push_back(value);
         return Ok(());
     }
-    Err((value, false))
+    Err(NotSent::Full(value))
 }
 
 /// Receives from a locked channel if a value is ready; a sender it completes goes into
-/// `wake`. On failure, whether it is closed.
-fn try_recv<T>(state: &mut State<T>, wake: &mut Wakeup<T>) -> Result<T, bool> {
+/// `wake`.
+fn try_recv<T>(state: &mut State<T>, wake: &mut Wakeup<T>) -> Result<T, NotReady> {
     if let Some(value) = state.buffer.pop_front() {
         // Room freed: move the first blocked sender's value in.
         if let Some(moved) = take_blocked_send(state, wake) {
@@ -549,7 +580,11 @@ fn try_recv<T>(state: &mut State<T>, wake: &mut Wakeup<T>) -> Result<T, bool> {
         }
         return Ok(value);
     }
-    take_blocked_send(state, wake).ok_or(state.closed)
+    take_blocked_send(state, wake).ok_or(if state.closed {
+        NotReady::Closed
+    } else {
+        NotReady::Empty
+    })
 }
 
 /// The value of the first blocked sender still waiting, completing its send (the sender goes

@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::sync::channel as core;
+pub(crate) use crate::sync::channel::{NotReady, NotSent};
 pub use crate::sync::channel::{RecvError, SendErrorKind};
 use crate::sync::wait::{Block, Wait};
 use crate::value::Value;
@@ -126,13 +127,13 @@ impl Channel {
         self.inner.addr()
     }
 
-    /// Sends without waiting: `Err((value, closed))` if that is not possible now.
-    pub(crate) fn send_now(&self, value: Value) -> Result<(), (Value, bool)> {
+    /// Sends without waiting: the value comes back if that is not possible now.
+    pub(crate) fn send_now(&self, value: Value) -> Result<(), NotSent<Value>> {
         self.inner.send_now(value)
     }
 
-    /// Receives without waiting: `Err(closed)` if nothing is ready now.
-    pub(crate) fn recv_now(&self) -> Result<Value, bool> {
+    /// Receives without waiting.
+    pub(crate) fn recv_now(&self) -> Result<Value, NotReady> {
         self.inner.recv_now()
     }
 }
