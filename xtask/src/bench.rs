@@ -7,6 +7,8 @@
 //!    `runtime/bench-scripts/startup.py` (CPython's part, with `_interpreters`, run by each build's
 //!    `python3`) and `runtime/benches/startup.rs` (through the runtime, with the warm stock;
 //!    it loads the stock libpython through `LD_LIBRARY_PATH`).
+//! 3. Dask workers (`runtime/bench-scripts/dask_workers.py`): one worker on interpreters, one on
+//!    threads and N worker processes on the same workload, when a Python with Dask is found.
 
 use std::path::Path;
 use std::process::Command;
@@ -69,9 +71,19 @@ pub fn run(args: &Bench) -> Result<()> {
         output.status
     );
     let main = String::from_utf8_lossy(&output.stdout).into_owned();
+    let dask = dask_workers(&root, args)?;
 
     let Some(stock) = stock else {
-        print!("{main}");
+        if args.json {
+            let mut all: Value = serde_json::from_str(&main).context("bench.py's JSON")?;
+            all["dask"] = dask.map_or(Value::Null, |out| {
+                serde_json::from_str(&out).unwrap_or(Value::Null)
+            });
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        } else {
+            print!("{main}");
+            print_dask(dask.as_deref());
+        }
         return Ok(());
     };
     let patched = ensure_built(&BuildOptions::default(), &SourceArgs::default(), false)?;
@@ -89,13 +101,67 @@ pub fn run(args: &Bench) -> Result<()> {
             "cpython": { "patched": cpython.patched, "stock": cpython.stock },
             "runtime": { "patched": runtime.patched, "stock": runtime.stock },
         });
+        all["dask"] = dask.map_or(Value::Null, |out| {
+            serde_json::from_str(&out).unwrap_or(Value::Null)
+        });
         println!("{}", serde_json::to_string_pretty(&all)?);
     } else {
         print!("{main}");
         println!();
         print_startup(&cpython, &runtime);
+        print_dask(dask.as_deref());
     }
     Ok(())
+}
+
+/// Runs `runtime/bench-scripts/dask_workers.py` (Dask workers on interpreters, threads and
+/// processes) with a Python that has Dask: `$SUBINTERP_DASK_PYTHON`, else the venv of the Dask
+/// tests (`SUBINTERP_PACKAGE_TESTS=1 cargo test -p subinterp-e2e --test dask` makes it).
+/// None when there is none.
+fn dask_workers(root: &Path, args: &Bench) -> Result<Option<String>> {
+    let python = std::env::var_os("SUBINTERP_DASK_PYTHON")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            let venv = root.join("target/tests/dask-venv/bin/python");
+            venv.exists().then_some(venv)
+        });
+    let Some(python) = python else {
+        return Ok(None);
+    };
+    let mut command = Command::new(&python);
+    command
+        .current_dir(root)
+        .arg("runtime/bench-scripts/dask_workers.py");
+    if args.json {
+        command.arg("--json");
+    }
+    if args.quick {
+        command.arg("--quick");
+    }
+    if let Some(n) = args.max_workers {
+        command.args(["--cores", &n.to_string()]);
+    }
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", python.display()))?;
+    ensure!(
+        output.status.success(),
+        "the Dask benchmark failed ({})",
+        output.status
+    );
+    Ok(Some(String::from_utf8_lossy(&output.stdout).into_owned()))
+}
+
+fn print_dask(out: Option<&str>) {
+    println!();
+    match out {
+        Some(out) => print!("{out}"),
+        None => println!(
+            "Dask workers: skipped (no Python with Dask: set SUBINTERP_DASK_PYTHON, or run \
+             SUBINTERP_PACKAGE_TESTS=1 cargo test -p subinterp-e2e --test dask once)"
+        ),
+    }
 }
 
 /// One start-up benchmark's results on both builds.
