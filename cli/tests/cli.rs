@@ -189,39 +189,6 @@ fn the_csp_python_suite_passes() {
 }
 
 #[test]
-fn the_csp_pool_python_suite_passes() {
-    let suite =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../runtime/tests/python/test_csp_pool.py");
-    let out = run(&suite, &[]);
-    let stderr = text(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.trim_end().ends_with("OK"), "{stderr}");
-    eprintln!("{stderr}");
-}
-
-#[test]
-fn a_multiprocessing_pool_program_gives_the_same_output_on_interpreters() {
-    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/pool_swap.py");
-    let on_interpreters = run(&example, &[]);
-    let on_processes = run(&example, &["--process"]);
-    for out in [&on_interpreters, &on_processes] {
-        assert!(out.status.success(), "{}", text(&out.stderr));
-    }
-    let stdout = text(&on_interpreters.stdout);
-    assert_eq!(stdout, text(&on_processes.stdout));
-    assert!(
-        stdout.starts_with("longest Collatz chain below 300000: 230631 (442 steps)\n"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.ends_with("after close/join: [0, 1, 4, 9, 16, 25]\n"),
-        "{stdout}"
-    );
-    assert!(text(&on_interpreters.stderr).contains("pool: csp"));
-    assert!(text(&on_processes.stderr).contains("pool: multiprocessing"));
-}
-
-#[test]
 fn the_pipeline_example_sieves_through_100_stages() {
     let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/pipeline.py");
     let out = run(&example, &[]);

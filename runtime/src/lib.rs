@@ -99,9 +99,8 @@
 //! `csp.go_with(func, args=(), kwargs=None, *, name=None, serial=False)` (options apart from
 //! `func`'s own keywords, which `go` passes on), `csp.InterpreterPoolExecutor` (a
 //! `concurrent.futures` executor, a drop-in for `ProcessPoolExecutor`, with
-//! `thread_name_prefix`, `serial` and a process `fallback` for tasks needing extension modules
-//! that cannot load in an interpreter), `csp.Pool` (a drop-in for `multiprocessing.Pool`, plus
-//! `setup`, `name`, `serial` and `submit`), `csp.SubinterpreterImportError`, `csp.map(func, iterable,
+//! `thread_name_prefix` and `serial`), `csp.Pool(workers=None, *, setup=None, name=None,
+//! serial=False)` with `submit`/`map`/`starmap`/`close`/`terminate`, `csp.map(func, iterable,
 //! *, workers=None)`, `csp.current_interpreter()` (the id), `csp.current_interpreter_name()`,
 //! `csp.interpreters()` (the [`Runtime::interpreters`] listing, as records) and
 //! `csp.SharedBytes`. A serial interpreter refuses Python threads (and, as every

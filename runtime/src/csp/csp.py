@@ -8,8 +8,7 @@ subinterpreter):
   channel operations.
 - ``go(func, *args, **kwargs)``: runs ``func`` on an interpreter of its own, like a goroutine;
   ``go_with(func, args, kwargs, *, name=None, serial=False)`` does the same with options.
-- ``Pool`` and ``map``: a fixed set of interpreters for parallel work (``Pool`` is a drop-in
-  for ``multiprocessing.Pool``).
+- ``Pool`` and ``map``: a fixed set of interpreters for parallel work.
 - ``current_interpreter()``, ``current_interpreter_name()`` and ``interpreters()``: which
   interpreter runs this code, and every live one with its name and what it does.
 - ``InterpreterPoolExecutor``: a ``concurrent.futures`` executor (a drop-in for
@@ -34,7 +33,6 @@ import sys as _sys
 
 __all__ = [
     "CLOSED",
-    "AsyncResult",
     "Channel",
     "ChannelClosed",
     "Empty",
@@ -276,594 +274,76 @@ class Task:
 
 
 class Pool:
-    """A drop-in for ``multiprocessing.Pool`` on own-GIL interpreters: ``processes``
-    interpreters (default: one per core) running functions in parallel.
+    """``workers`` own-GIL interpreters (default: one per core) running submitted functions
+    in parallel.
 
-    Same constructor (``processes``, ``initializer``, ``initargs``, ``maxtasksperchild``;
-    ``context`` is accepted and ignored) and methods: ``apply``, ``map``, ``starmap``,
-    ``imap``, ``imap_unordered`` and the ``_async`` forms with ``callback`` and
-    ``error_callback`` (run on one result-handler thread per pool), returning
-    :class:`AsyncResult`; ``close`` then ``join``, or ``terminate``; as a context manager it
-    terminates on exit, as ``multiprocessing.Pool`` does. Functions cross by module and
-    qualified name (those of the main script as with multiprocessing's spawn, so keep its main
-    part under ``if __name__ == "__main__":``), other callables pickled; shareable arguments
-    and results cross natively, anything else is pickled; a worker's exception is re-raised
-    with the remote traceback as its ``__cause__``. Each worker imports the main script as
-    ``__main__`` first (as spawn does), then runs ``initializer(*initargs)``.
-
-    Options of csp's own: ``workers`` (another name for ``processes``), ``setup`` (Python code
-    each interpreter runs once when it starts, before the initializer), ``name`` (worker ``n``
-    is named ``<name>-<n>``, default ``pool-<n>``) and ``serial=True`` (serial interpreters: no
-    Python threads; see :func:`go_with`). :meth:`submit` returns a :class:`Task` (shareable
-    values only).
+    ``setup`` is Python code each interpreter runs once when it starts (e.g. imports). Worker
+    ``n`` is named ``<name>-<n>`` (default ``pool-<n>``). With ``serial=True`` the workers are
+    serial interpreters (no Python threads; see :func:`go_with`). Use it as a context manager,
+    or call :meth:`close`, to destroy the interpreters (a ``with`` block left by an exception
+    terminates the pool instead of waiting for its tasks).
     """
 
-    def __init__(self, processes=None, initializer=None, initargs=(), maxtasksperchild=None,
-                 context=None, *, workers=None, setup=None, name=None, serial=False):
+    def __init__(self, workers=None, *, setup=None, name=None, serial=False):
         if _loading_main:
             raise RuntimeError(
                 "csp.Pool was created while a worker imported the main script for a task: "
                 "put the main part of the script under `if __name__ == '__main__':`"
             )
-        if workers is not None:
-            if processes is not None:
-                raise TypeError("give processes or workers (the same thing), not both")
-            processes = workers
-        if processes is not None and (type(processes) is not int or processes < 1):
-            raise ValueError(
-                f"Number of processes must be at least 1: a positive int or None, not "
-                f"{processes!r}"
-            )
-        if initializer is not None and not callable(initializer):
-            raise TypeError("initializer must be a callable")
-        if maxtasksperchild is not None and (
-            type(maxtasksperchild) is not int or maxtasksperchild <= 0
-        ):
-            raise ValueError("maxtasksperchild must be a positive int or None")
+        if workers is not None and (type(workers) is not int or workers < 1):
+            raise ValueError(f"workers must be a positive int or None, not {workers!r}")
         _check_name(name)
-        _load_executor()
         prefix = None if name is None else f"{name}-"
-        init = None if initializer is None else _function_spec(initializer)
-        code = _executor_setup_code(init, initargs, setup)
-        self._init(_pool_new(processes, code, maxtasksperchild, prefix, bool(serial)))
+        self._pool = _pool_new(workers, _setup_code(setup), None, prefix, bool(serial))
 
     @classmethod
     def _wrap(cls, pool):
-        _load_executor()
         self = cls.__new__(cls)
-        self._init(pool)
-        self._wrapped = True  # A pool of csp's own (csp.map's): no warning when dropped.
-        return self
-
-    def _init(self, pool):
-        import os
-
         self._pool = pool
-        self._pid = os.getpid()
-        self._state = "RUN"
-        self._lock = _threading.Lock()
-        self._handler = None
+        return self
 
     @property
     def workers(self):
         """The number of interpreters."""
         return _pool_workers(self._pool)
 
-    # -- csp's own ----------------------------------------------------------------------
-
     def submit(self, func, /, *args):
-        """Schedules ``func(*args)`` on a free interpreter and returns its :class:`Task`
-        (arguments and result must be shareable)."""
-        if self._state != "RUN":
-            raise RuntimeError(
-                "the pool is closed (dropped or shut down) and runs no more tasks; create a "
-                "new one"
-            )
+        """Schedules ``func(*args)`` on a free interpreter and returns its :class:`Task`."""
         module, qualname, main = _target(func)
         return Task(_pool_submit(self._pool, module, qualname, main, args))
 
-    # -- multiprocessing.Pool's API -------------------------------------------------------
+    def map(self, func, iterable, *, timeout=None):
+        """``[func(x) for x in iterable]``, computed in parallel; results in order."""
+        return self.starmap(func, ((item,) for item in iterable), timeout=timeout)
 
-    def apply(self, func, args=(), kwds={}):
-        """``func(*args, **kwds)`` on a worker, waiting for its result."""
-        self._check_running()
-        return self._here(AsyncResult(self), _function_spec(func), _label(func),
-                          [(tuple(args), dict(kwds))])
-
-    def apply_async(self, func, args=(), kwds={}, callback=None, error_callback=None):
-        """Like :meth:`apply`, returning an :class:`AsyncResult`."""
-        self._check_running()
-        result = AsyncResult(self, callback, error_callback)
-        self._later(result, _function_spec(func), _label(func), [(tuple(args), dict(kwds))])
-        return result
-
-    def map(self, func, iterable, chunksize=None, *, timeout=None):
-        """``[func(x) for x in iterable]``, computed in parallel in chunks; results in order.
-        (``timeout``, csp's own, raises TimeoutError if they take longer in all.)"""
-        return self._map(func, iterable, chunksize, False, None, None, timeout)
-
-    def map_async(self, func, iterable, chunksize=None, callback=None, error_callback=None):
-        """Like :meth:`map`, returning an :class:`AsyncResult` of the list."""
-        return self._map(func, iterable, chunksize, False, callback, error_callback,
-                         asynchronous=True)
-
-    def starmap(self, func, iterable, chunksize=None, *, timeout=None):
+    def starmap(self, func, iterable, *, timeout=None):
         """``[func(*args) for args in iterable]``, computed in parallel; results in order."""
-        return self._map(func, iterable, chunksize, True, None, None, timeout)
-
-    def starmap_async(self, func, iterable, chunksize=None, callback=None,
-                      error_callback=None):
-        """Like :meth:`starmap`, returning an :class:`AsyncResult` of the list."""
-        return self._map(func, iterable, chunksize, True, callback, error_callback,
-                         asynchronous=True)
-
-    def imap(self, func, iterable, chunksize=1):
-        """An iterator of ``func(x)`` for each ``x``, in order, as they are computed."""
-        return self._imap(func, iterable, chunksize, True)
-
-    def imap_unordered(self, func, iterable, chunksize=1):
-        """Like :meth:`imap`, yielding the results as they finish."""
-        return self._imap(func, iterable, chunksize, False)
+        module, qualname, main = _target(func)
+        tasks = [_pool_submit(self._pool, module, qualname, main, tuple(args)) for args in iterable]
+        return [_task_result(task, timeout) for task in tasks]
 
     def close(self):
-        """Accepts no more work; the workers end once the submitted work is done."""
-        with self._lock:
-            if self._state == "RUN":
-                self._state = "CLOSE"
-            handler = self._handler
-        if handler is not None:
-            handler.stop()
+        """Finishes the queued tasks and destroys the interpreters; submitting afterwards
+        raises RuntimeError."""
+        _pool_close(self._pool, False)
 
     def terminate(self):
         """Stops now: queued tasks fail, running ones are interrupted (KeyboardInterrupt in
-        them; their results fail with RuntimeError), then the interpreters are destroyed."""
-        with self._lock:
-            self._state = "TERMINATE"
-            handler = self._handler
-        if handler is not None:
-            handler.terminate()
-        else:
-            _pool_close(self._pool, True)
-
-    def join(self):
-        """Waits for the workers to end, after :meth:`close` or :meth:`terminate`."""
-        if self._state == "RUN":
-            raise ValueError("Pool is still running")
-        _pool_close(self._pool, False)
-        handler = self._handler
-        if handler is not None and handler.thread is not _threading.current_thread():
-            handler.thread.join()
+        them), then the interpreters are destroyed."""
+        _pool_close(self._pool, True)
 
     def __enter__(self):
-        self._check_running()
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        self.terminate()
-
-    def __del__(self):
-        if getattr(self, "_state", None) == "RUN" and not getattr(self, "_wrapped", False):
-            import warnings
-
-            warnings.warn(f"unclosed running multiprocessing pool {self!r}", ResourceWarning,
-                          source=self)
-
-    def __reduce__(self):
-        raise NotImplementedError(
-            "pool objects cannot be passed between processes or pickled"
-        )
+        # Leaving on an exception (e.g. Ctrl-C) must not wait for the remaining tasks.
+        if exc_type is None:
+            self.close()
+        else:
+            self.terminate()
 
     def __repr__(self):
-        return f"<csp.Pool state={self._state} workers={self.workers}>"
-
-    # -- internals ------------------------------------------------------------------------
-
-    def _check_running(self):
-        if self._state != "RUN":
-            raise ValueError("Pool not running")
-
-    def _map(self, func, iterable, chunksize, star, callback, error_callback, timeout=None,
-             asynchronous=False):
-        self._check_running()
-        if not hasattr(iterable, "__len__"):
-            iterable = list(iterable)
-        if chunksize is None:
-            chunksize, extra = divmod(len(iterable), self.workers * 4)
-            if extra:
-                chunksize += 1
-        elif chunksize < 1:
-            raise ValueError(f"Chunksize must be 1+, not {chunksize:n}")
-        if len(iterable) == 0:
-            chunksize = 0
-        calls = _chunk_calls(_function_spec(func), iterable, chunksize or 1, star)
-        result = MapResult(self, chunksize, len(iterable), callback, error_callback)
-        if not asynchronous:
-            return self._here(result, _RUN_CHUNK, _label(func), calls, timeout)
-        if chunksize:
-            self._later(result, _RUN_CHUNK, _label(func), calls)
-        return result
-
-    def _imap(self, func, iterable, chunksize, ordered):
-        self._check_running()
-        if chunksize < 1:
-            raise ValueError(f"Chunksize must be 1+, not {chunksize:n}")
-        spec = _function_spec(func)
-        replies = _unbounded_channel()
-        sent, error = 0, None
-        try:
-            for args, kwargs in _chunk_calls(spec, iterable, chunksize, False):
-                self._send(replies, sent, _RUN_CHUNK, args, kwargs, _label(func))
-                sent += 1
-        except Exception as e:
-            error = e  # Raised by the iterator where the iterable failed, as multiprocessing does.
-        iterator = IMapIterator(self, replies, sent, error, ordered, chunksize == 1)
-        if chunksize == 1:
-            return iterator
-        return (item for chunk in iterator for item in chunk)
-
-    def _send(self, replies, task_id, spec, args, kwargs, label):
-        """Submits one call of ``csp._executor_run`` replying to ``replies``."""
-        import os
-
-        if os.getpid() != self._pid:
-            raise RuntimeError(
-                "this csp.Pool was made before fork(): its interpreter threads are in the "
-                "parent process, not in this child; make a new one here"
-            )
-        head = (replies, task_id) + spec
-        try:
-            # Shareable arguments cross natively...
-            _executor_submit(self._pool, head + (args, tuple(kwargs.items()), None), label)
-        except NotShareableError:
-            # ...anything else is pickled, as multiprocessing does.
-            _executor_submit(self._pool, head + (None, None, _pickle.dumps((args, kwargs))),
-                             label)
-
-    def _here(self, result, spec, label, calls, timeout=None):
-        """Runs ``calls`` with their replies read by this thread (no handler thread), and
-        returns ``result``'s value."""
-        deadline = _deadline(timeout)
-        replies = _unbounded_channel()
-        try:
-            for index, (args, kwargs) in enumerate(calls):
-                self._send(replies, index, spec, args, kwargs, label)
-            while not result.ready():
-                try:
-                    task_id, kind, payload = replies.recv(_left(deadline))
-                except (TimeoutError, Empty):
-                    raise _timeout_error() from None
-                result._set(task_id, *_outcome(kind, payload))
-        finally:
-            replies.close()  # Late replies are dropped (their workers ignore ChannelClosed).
-        return result.get(0)
-
-    def _later(self, result, spec, label, calls):
-        """Runs ``calls`` with their replies read by the pool's result-handler thread, which
-        completes ``result`` and runs its callbacks."""
-        handler = self._result_handler()
-        for index, (args, kwargs) in enumerate(calls):
-            task_id = handler.add(result, index)
-            try:
-                self._send(handler.replies, task_id, spec, args, kwargs, label)
-            except Exception as e:
-                # As multiprocessing does: the result fails (and error_callback runs).
-                if handler.forget(task_id):
-                    result._set(index, False, e)
-                break
-
-    def _result_handler(self):
-        with self._lock:
-            if self._state != "RUN":
-                raise ValueError("Pool not running")
-            if self._handler is None:
-                self._handler = _ResultHandler(self._pool)
-                _weakref.finalize(self, self._handler.stop)
-            return self._handler
-
-
-class AsyncResult:
-    """The pending result of :meth:`Pool.apply_async` (and, as :class:`MapResult`, of the
-    ``map_async`` forms), as ``multiprocessing.pool.AsyncResult``."""
-
-    def __init__(self, pool, callback=None, error_callback=None):
-        self._pool = pool
-        self._event = _threading.Event()
-        self._callback, self._error_callback = callback, error_callback
-        self._success = None
-        self._value = None
-
-    def ready(self):
-        """Whether the call has completed."""
-        return self._event.is_set()
-
-    def successful(self):
-        """Whether the call completed without raising; ValueError if it is not ready."""
-        if not self.ready():
-            raise ValueError(f"{self!r} not ready")
-        return self._success
-
-    def wait(self, timeout=None):
-        """Waits until the result is ready, or for ``timeout`` seconds."""
-        self._event.wait(_wait_seconds(timeout))
-
-    def get(self, timeout=None):
-        """The result, waiting for it; re-raises the call's exception; raises
-        ``multiprocessing.TimeoutError`` (also a ``TimeoutError``) if not ready in time."""
-        self.wait(timeout)
-        if not self.ready():
-            raise _timeout_error()
-        if self._success:
-            return self._value
-        raise self._value
-
-    def _set(self, index, success, value):
-        self._success, self._value = success, value
-        self._finish()
-
-    def _finish(self):
-        callback = self._callback if self._success else self._error_callback
-        if callback is not None:
-            try:
-                callback(self._value)
-            except BaseException:
-                import traceback
-
-                print("Exception in a csp.Pool callback:", file=_sys.stderr)
-                traceback.print_exc()
-        self._event.set()
-        self._pool = None
-
-    def __repr__(self):
-        state = "pending" if not self.ready() else "ok" if self._success else "failed"
-        return f"<csp.{type(self).__name__} {state}>"
-
-
-class MapResult(AsyncResult):
-    """The pending list of a ``map_async`` or ``starmap_async``: ``callback`` gets the whole
-    list; ``error_callback`` gets the first exception (and the result fails with it)."""
-
-    def __init__(self, pool, chunksize, length, callback=None, error_callback=None):
-        super().__init__(pool, callback, error_callback)
-        self._value = [None] * length
-        self._chunksize = chunksize
-        if chunksize <= 0:
-            self._left = 0
-            self._success = True
-            self._event.set()
-            self._pool = None
-        else:
-            self._left = -(-length // chunksize)
-
-    def _set(self, index, success, value):
-        if self._success is not None:
-            return  # Failed already: multiprocessing reports the first error only.
-        if success:
-            start = index * self._chunksize
-            self._value[start:start + self._chunksize] = value
-            self._left -= 1
-            if self._left == 0:
-                self._success = True
-                self._finish()
-        else:
-            self._success, self._value = False, value
-            self._finish()
-
-
-class IMapIterator:
-    """The iterator :meth:`Pool.imap` and :meth:`Pool.imap_unordered` return; ``next(timeout)``
-    raises ``multiprocessing.TimeoutError`` if no result comes in time."""
-
-    def __init__(self, pool, replies, count, error, ordered, single):
-        self._pool = pool  # Keeps the pool alive while results are pending.
-        self._replies = replies
-        self._count = count  # Tasks sent (each a chunk of calls).
-        self._error = error  # The iterable's exception, raised after the tasks before it.
-        self._ordered, self._single = ordered, single
-        self._buffer = {}
-        self._taken = 0
-        if count == 0:
-            replies.close()
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        return self.next()
-
-    def next(self, timeout=None):
-        if self._taken >= self._count:
-            if self._error is not None:
-                error, self._error = self._error, None
-                raise error
-            raise StopIteration
-        deadline = _deadline(timeout)
-        if self._ordered:
-            want = self._taken
-            while want not in self._buffer:
-                task_id, outcome = self._receive(deadline)
-                self._buffer[task_id] = outcome
-            success, value = self._buffer.pop(want)
-        else:
-            _, (success, value) = self._receive(deadline)
-        self._taken += 1
-        if self._taken >= self._count:
-            self._replies.close()
-            self._pool = None
-        if not success:
-            raise value
-        return value[0] if self._single else value
-
-    def _receive(self, deadline):
-        try:
-            task_id, kind, payload = self._replies.recv(_left(deadline))
-        except (TimeoutError, Empty):
-            raise _timeout_error() from None
-        return task_id, _outcome(kind, payload)
-
-
-class _ResultHandler:
-    """A pool's result-handler thread: reads the replies of its asynchronous tasks (blocking
-    on a channel, without the GIL) and completes their results, running the callbacks."""
-
-    def __init__(self, pool):
-        self.pool = pool  # The capsule (not the csp.Pool, which may be collected meanwhile).
-        self.replies = _unbounded_channel()
-        self.lock = _threading.Lock()
-        self.jobs = {}  # task id -> (result, index)
-        self.ids = _itertools.count()
-        self.closing = False
-        self.terminated = False
-        _live_result_handlers.add(self)
-        _register_pools_at_exit()
-        self.thread = _threading.Thread(target=self.run, name="csp-pool-results")
-        self.thread.start()
-
-    def add(self, result, index):
-        with self.lock:
-            if self.closing:
-                raise ValueError("Pool not running")
-            task_id = next(self.ids)
-            self.jobs[task_id] = (result, index)
-            return task_id
-
-    def forget(self, task_id):
-        with self.lock:
-            return self.jobs.pop(task_id, None) is not None
-
-    def stop(self):
-        """No more tasks: the thread ends once the pending ones have replied."""
-        with self.lock:
-            self.closing = True
-            idle = not self.jobs
-        if idle:
-            self.replies.close()
-
-    def terminate(self):
-        with self.lock:
-            self.closing = self.terminated = True
-        _pool_close(self.pool, True)  # Dropped tasks reply too (kind 3), interrupted ones fail.
-        self.replies.close()
-
-    def run(self):
-        for task_id, kind, payload in self.replies:
-            with self.lock:
-                job = self.jobs.pop(task_id, None)
-                done = self.closing and not self.jobs
-            if job is not None:
-                result, index = job
-                result._set(index, *_outcome(kind, payload, self.terminated))
-            del job
-            if done:
-                self.replies.close()
-        with self.lock:
-            left, self.jobs = list(self.jobs.values()), {}
-        for result, index in left:
-            result._set(index, False, RuntimeError("the csp.Pool was terminated"))
-
-
-_RUN_CHUNK = ("csp", "_run_chunk", None, None)
-
-# Result handlers with a live thread, terminated at exit as multiprocessing terminates pools.
-_live_result_handlers = None
-_pools_at_exit_registered = False
-
-
-def _register_pools_at_exit():
-    global _pools_at_exit_registered
-    if not _pools_at_exit_registered:
-        _pools_at_exit_registered = True
-        _threading._register_atexit(_pools_at_exit)
-
-
-def _pools_at_exit():
-    for handler in list(_live_result_handlers):
-        if not handler.terminated:
-            handler.terminate()
-
-
-def _load_executor():
-    """Defines the executor's names (and the helpers the pool shares with it)."""
-    global _live_result_handlers
-    if "InterpreterPoolExecutor" not in globals():
-        __getattr__("InterpreterPoolExecutor")
-    if _live_result_handlers is None:
-        _live_result_handlers = _weakref.WeakSet()
-
-
-def _chunk_calls(spec, iterable, size, star):
-    """``(args, kwargs)`` of ``_run_chunk`` for each chunk of ``size`` argument tuples."""
-    items = iter(iterable)
-    while True:
-        chunk = tuple(
-            tuple(args) if star else (args,) for args in _itertools.islice(items, size)
-        )
-        if not chunk:
-            return
-        yield (spec, chunk), {}
-
-
-def _outcome(kind, payload, terminated=False):
-    """``(success, value)`` of an ``_executor_run`` reply."""
-    if kind == 0:
-        return True, _plain(payload)
-    if kind == 1:
-        try:
-            return True, _pickle.loads(payload)
-        except Exception as e:
-            return False, e
-    if kind == 2:
-        error = _remote_exception(*payload)
-        if terminated and isinstance(error, KeyboardInterrupt):
-            error = RuntimeError("the task was interrupted: its csp.Pool was terminated")
-        return False, error
-    return False, RuntimeError(
-        "the task did not run: its csp.Pool was terminated or closed before it started"
-    )
-
-
-def _wait_seconds(timeout):
-    """``timeout`` for a wait: None (or inf) waits forever; a negative one does not wait (as
-    in multiprocessing); NaN is a ValueError."""
-    if timeout is None:
-        return None
-    seconds = float(timeout)
-    if seconds != seconds:
-        raise ValueError(f"timeout must be a number of seconds or None, not {timeout!r}")
-    if seconds >= _threading.TIMEOUT_MAX:
-        return None
-    return max(seconds, 0.0)
-
-
-def _deadline(timeout):
-    """The ``time.monotonic()`` by which a wait of ``timeout`` ends (None: never)."""
-    import time
-
-    seconds = _wait_seconds(timeout)
-    return None if seconds is None else time.monotonic() + seconds
-
-
-def _left(deadline):
-    """Seconds left until ``deadline`` (None: no deadline)."""
-    import time
-
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-
-_PoolTimeoutError = None
-
-
-def _timeout_error():
-    """A ``multiprocessing.TimeoutError`` that is also the builtin ``TimeoutError``."""
-    global _PoolTimeoutError
-    if _PoolTimeoutError is None:
-        import builtins
-        import multiprocessing
-
-        class TimeoutError(multiprocessing.TimeoutError, builtins.TimeoutError):
-            __module__ = "csp"
-
-        _PoolTimeoutError = TimeoutError
-    return _PoolTimeoutError()
+        return f"<csp.Pool workers={self.workers}>"
 
 
 def map(func, iterable, *, workers=None):
@@ -1028,10 +508,10 @@ def _call_chunk(fn, chunk):
     return tuple(fn(*args) for args in chunk)
 
 
-def _executor_setup_code(initializer, initargs, setup=None):
-    """Code each executor (or pool) worker runs first: the caller's sys.path, ``setup``, the
-    main script as ``__main__`` (as multiprocessing's spawn does, so pickles naming
-    ``__main__`` resolve), then the initializer."""
+def _executor_setup_code(initializer, initargs):
+    """Code each executor worker runs first: the caller's sys.path, the main script as
+    ``__main__`` (as multiprocessing's spawn does, so pickles naming ``__main__`` resolve),
+    then the initializer."""
     import os
 
     main = getattr(_sys.modules.get("__main__"), "__file__", None)
@@ -1042,7 +522,7 @@ def _executor_setup_code(initializer, initargs, setup=None):
         import pickle
 
         init = (initializer, pickle.dumps(tuple(initargs)))
-    return _setup_code(setup) + f"import csp\ncsp._executor_worker_init({main!r}, {init!r})\n"
+    return _setup_code(None) + f"import csp\ncsp._executor_worker_init({main!r}, {init!r})\n"
 
 
 def _executor_worker_init(main, init):
